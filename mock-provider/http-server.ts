@@ -1,0 +1,126 @@
+import { once } from 'node:events'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
+import { getResponse, type RequestHandler } from 'msw'
+
+export interface ServeOptions {
+  port?: number
+  /** Loopback by default: a mock provider has no business listening on other interfaces. */
+  host?: string
+  /** Answer for requests no handler matched. */
+  fallback: (request: Request) => Response | Promise<Response>
+}
+
+export interface RunningServer {
+  /** Base URL, e.g. http://127.0.0.1:8787 */
+  url: string
+  port: number
+  server: Server
+  close(): Promise<void>
+}
+
+/**
+ * Serves msw handlers over real HTTP. Each socket's close, before the response finished, aborts the
+ * Request's signal and cancels the Response body: the same two disconnect signals the handlers see
+ * in-process under msw, so one code path notices both.
+ *
+ * Node's `req.on('close')` fires once the request body is read (Node >= 16), not on disconnect;
+ * `res.on('close')` with `!res.writableFinished` is the reliable signal.
+ */
+export async function serveHandlers(handlers: RequestHandler[], options: ServeOptions): Promise<RunningServer> {
+  const server = createServer({ requestTimeout: 30_000, keepAliveTimeout: 5_000 }, (req, res) => {
+    void respond(handlers, options, req, res)
+  })
+  // A client that vanishes mid-request must never take the server down.
+  server.on('clientError', (_error, socket) => socket.destroy())
+  server.listen(options.port ?? 0, options.host ?? '127.0.0.1')
+  await Promise.race([once(server, 'listening'), once(server, 'error').then(([error]) => Promise.reject(error))])
+  const { port } = server.address() as AddressInfo
+  const host = options.host ?? '127.0.0.1'
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
+}
+
+async function respond(handlers: RequestHandler[], options: ServeOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const abort = new AbortController()
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined
+  const onClose = () => {
+    if (res.writableFinished) return
+    abort.abort(new Error('client disconnected'))
+    reader?.cancel().catch(() => {})
+  }
+  res.on('close', onClose)
+  try {
+    const request = toRequest(req, abort.signal)
+    const response = (await getResponse(handlers, request)) ?? (await options.fallback(request))
+    if (abort.signal.aborted) {
+      await response.body?.cancel().catch(() => {})
+      return
+    }
+    const headers: Record<string, string | string[]> = {}
+    response.headers.forEach((value, key) => {
+      headers[key] = key === 'set-cookie' ? response.headers.getSetCookie() : value
+    })
+    res.writeHead(response.status, headers)
+    if (!response.body) {
+      res.end()
+      return
+    }
+    // Send headers now: an SSE client waiting for its first byte during a long TTFT must see the 200.
+    res.flushHeaders()
+    reader = response.body.getReader()
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      if (!res.write(value)) await drainOrClose(res)
+      if (res.destroyed) return
+    }
+    res.end()
+  } catch (error) {
+    if (!res.headersSent && !res.destroyed) {
+      res.writeHead(500, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: `mock provider failure: ${(error as Error).message}` } }))
+    } else {
+      res.destroy()
+    }
+  } finally {
+    res.off('close', onClose)
+    reader?.releaseLock()
+  }
+}
+
+function toRequest(req: IncomingMessage, signal: AbortSignal): Request {
+  const headers = new Headers()
+  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!)
+  const method = req.method ?? 'GET'
+  const hasBody = method !== 'GET' && method !== 'HEAD'
+  return new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
+    method,
+    headers,
+    signal,
+    body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : null,
+    // Required by undici for a streamed request body.
+    duplex: 'half',
+  } as RequestInit)
+}
+
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done)
+      res.off('close', done)
+      resolve()
+    }
+    res.on('drain', done)
+    res.on('close', done)
+  })
+}

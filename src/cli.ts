@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { providerCommand } from './commands/provider.ts'
+import { CancelbenchError } from './errors.ts'
+import { EXIT_CODE_HELP, ExitCode } from './exit-codes.ts'
+
+const pkg = JSON.parse(readFileSync(new URL('../' + (import.meta.url.includes('/dist/') ? '../' : '') + 'package.json', import.meta.url), 'utf8')) as { version: string }
+
+/** Flag value parsers: their errors name the flag and what it accepts (commander adds the flag name). */
+const number = (min: number) => (value: string) => {
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`expected a number >= ${min}, got "${value}".`)
+  return n
+}
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => (value: string) => {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}, got "${value}".`)
+  return n
+}
+const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean)
+
+export interface CliIo {
+  out: (line: string) => void
+  err: (line: string) => void
+  /** Resolves with a signal name when the user interrupts (Ctrl-C / SIGTERM). */
+  interrupted: Promise<string>
+}
+
+/** The command table. Each action calls an exported command function and stores its exit code. */
+export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command()
+    .name('cancelbench')
+    .description('Prove under load that "Stop generating" really stops the model and the bill.')
+    .version(pkg.version)
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', '\n' + EXIT_CODE_HELP)
+    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
+    .exitOverride()
+
+  program
+    .command('provider')
+    .description('Run the mock token-billing LLM provider (Anthropic Messages, OpenAI Chat Completions and Responses) over HTTP')
+    .addOption(new Option('-p, --port <port>', 'port to listen on (0 = any free port)').default(8787).argParser(integer(0, 65535)))
+    .addOption(new Option('--host <host>', 'address to bind; loopback by default').default('127.0.0.1'))
+    .option('-c, --config <file>', 'provider options as YAML or JSON (flags override it)')
+    .addOption(new Option('--seed <n>', 'seed for every generation plan').argParser(integer(-(2 ** 31), 2 ** 31 - 1)))
+    .addOption(new Option('--ttft-ms <ms>', 'time to first token (default 200)').argParser(number(0)))
+    .addOption(new Option('--tokens-per-second <n>', 'generation speed (default 50)').argParser(number(0.001)))
+    .addOption(new Option('--tokens-per-event <n>', 'tokens per text delta event (default 1)').argParser(integer(1)))
+    .addOption(new Option('--output-tokens <n>', 'planned output length (default 200)').argParser(integer(0)))
+    .addOption(new Option('--stop-lag-ms <ms>', 'keep generating and billing this long after a disconnect (default 0)').argParser(number(0)))
+    .option('--ignore-disconnect', 'never stop on disconnect: bill every planned token')
+    .addOption(new Option('--ping-interval-ms <ms>', 'Anthropic ping interval, 0 = only the first (default 10000)').argParser(number(0)))
+    .option('--ledger <file>', 'append each finished generation to this JSONL file')
+    .addOption(new Option('--models <list>', 'comma-separated model names to serve; others get 404').argParser(list))
+    .option('--control-token <token>', 'require header x-cancelbench-token on /_cancelbench/* and /metrics')
+    .option('--no-control', 'do not serve /_cancelbench/* and /metrics')
+    .addHelpText('after', '\nExamples:\n  cancelbench provider --port 8787\n  cancelbench provider --output-tokens 500 --stop-lag-ms 200 --ledger reports/ledger.jsonl\n')
+    .action(async (flags) => {
+      setExit(await providerCommand(flags, { out: io.out, stopped: io.interrupted }))
+    })
+
+  return program
+}
+
+/**
+ * Runs the CLI and returns the exit code; never calls process.exit (the bin does).
+ * @example const code = await main(['node', 'cancelbench', 'provider', '--port', '0'], io)
+ */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  let exitCode: number = ExitCode.Ok
+  const program = buildProgram(io, (code) => (exitCode = code))
+  try {
+    await program.parseAsync(argv)
+    return exitCode
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end with exit code 0 through the same path.
+      return error.exitCode === 0 ? ExitCode.Ok : ExitCode.InvalidInput
+    }
+    if (error instanceof CancelbenchError) {
+      io.err(`cancelbench: ${error.message}`)
+      if (error.exitCode === ExitCode.InternalError && error.stack) io.err(error.stack)
+      return error.exitCode
+    }
+    io.err(`cancelbench: internal error: ${(error as Error)?.stack ?? String(error)}`)
+    io.err('This is a bug in cancelbench; please report it with the command you ran.')
+    return ExitCode.InternalError
+  }
+}
+
+/** The process entry point used by bin/cancelbench.js. */
+export async function run(): Promise<void> {
+  const interrupted = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'))
+    process.once('SIGTERM', () => resolve('SIGTERM'))
+  })
+  const code = await main(process.argv, { out: (s) => console.log(s), err: (s) => console.error(s), interrupted })
+  process.exitCode = code
+}
