@@ -89,7 +89,7 @@ export class ProviderCore {
 
   /** GET /v1/models in the caller's dialect (Anthropic SDKs send `anthropic-version`). */
   listModels(request: Request): Response {
-    const models = this.options.models ?? ['claude-sonnet-4-5', 'claude-haiku-4-5', 'claude-opus-4-1', 'gpt-5', 'gpt-5-mini', 'gpt-4o', 'gpt-4o-mini']
+    const models = this.options.models ?? ['claude-opus-4-7', 'claude-sonnet-4-6', 'claude-haiku-4-5', 'gpt-5', 'gpt-5-mini', 'gpt-4o', 'gpt-4o-mini']
     if (isAnthropicCaller(request)) {
       const data = models.map((id) => ({ type: 'model', id, display_name: id, created_at: '2025-01-01T00:00:00Z' }))
       return json({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null })
