@@ -95,6 +95,8 @@ export class Ledger {
   waitFor(predicate: (record: LedgerRecord) => boolean, signal?: AbortSignal): Promise<LedgerRecord> {
     const existing = this.records.find(predicate)
     if (existing) return Promise.resolve(existing)
+    // A listener added to an already-aborted signal never fires.
+    if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'))
     return new Promise((resolve, reject) => {
       const onAbort = () => {
         off()

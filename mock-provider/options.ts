@@ -28,8 +28,8 @@ export const policySchema = z.strictObject({
 export const providerOptionsSchema = z.strictObject({
   /** Seed for every generation plan, fault draw and word stream. */
   seed: z.number().int().default(1),
-  timing: timingSchema.default(timingSchema.parse({})),
-  policy: policySchema.default(policySchema.parse({})),
+  timing: timingSchema.prefault({}),
+  policy: policySchema.prefault({}),
   /** Anthropic `ping` event interval while a stream is open; 0 disables pings after the first. */
   pingIntervalMs: z.number().nonnegative().default(10_000),
   /** When set, other model names get 404 not_found_error; when absent, every model name is served. */
@@ -62,7 +62,7 @@ export const providerOptionsSchema = z.strictObject({
       /** When set, control routes require header `x-cancelbench-token: <token>`. */
       token: z.string().min(1).optional(),
     })
-    .default({ enabled: true }),
+    .prefault({}),
   /** Append every finished ledger record to this JSONL file, one write per record. */
   ledgerFile: z.string().optional(),
 })

@@ -37,7 +37,7 @@ export async function startHarness(mode: Mode, options: ProviderOptionsInput): P
   }
   const core = new ProviderCore(options)
   const server = setupServer(...createHandlers(core))
-  server.listen({ onUnhandledRequest: 'error' })
+  server.listen({ onUnhandledFrame: 'error' })
   return {
     mode,
     core,
