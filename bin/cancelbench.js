@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // Entry point. Plain JS so the version guard runs on any Node, before anything that needs a newer one.
+import { existsSync } from 'node:fs'
+
 const [major, minor] = process.versions.node.split('.').map(Number)
 if (major < 22 || (major === 22 && minor < 12)) {
   console.error(
@@ -9,12 +11,9 @@ if (major < 22 || (major === 22 && minor < 12)) {
   process.exit(2)
 }
 
-let cli
-try {
-  cli = await import('../dist/src/cli.js')
-} catch (error) {
-  if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes('dist')) throw error
-  // A git checkout that has not been built: Node >= 22.18 runs the TypeScript sources directly.
-  cli = await import('../src/cli.ts')
-}
+// The published package ships compiled JS in dist/ and no src/. In a git checkout src/ is the truth
+// (dist/ may be stale), and Node 24 runs it directly; CANCELBENCH_USE_DIST=1 forces the compiled build.
+const fromSource =
+  process.env.CANCELBENCH_USE_DIST !== '1' && process.features.typescript && existsSync(new URL('../src/cli.ts', import.meta.url))
+const cli = await import(fromSource ? '../src/cli.ts' : '../dist/src/cli.js')
 await cli.run()

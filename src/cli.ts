@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { providerCommand } from './commands/provider.ts'
+import { runCommand } from './commands/run.ts'
+import { validateCommand } from './commands/validate.ts'
+import { createProgress } from './progress.ts'
 import { CancelbenchError } from './errors.ts'
 import { EXIT_CODE_HELP, ExitCode } from './exit-codes.ts'
+import { VERSION } from './version.ts'
 
-const pkg = JSON.parse(readFileSync(new URL('../' + (import.meta.url.includes('/dist/') ? '../' : '') + 'package.json', import.meta.url), 'utf8')) as { version: string }
 
 /** Flag value parsers: their errors name the flag and what it accepts (commander adds the flag name). */
 const number = (min: number) => (value: string) => {
@@ -24,6 +26,8 @@ export interface CliIo {
   err: (line: string) => void
   /** Resolves with a signal name when the user interrupts (Ctrl-C / SIGTERM). */
   interrupted: Promise<string>
+  /** The same interruption as an AbortSignal. */
+  signal: AbortSignal
 }
 
 /** The command table. Each action calls an exported command function and stores its exit code. */
@@ -31,7 +35,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
   const program = new Command()
     .name('cancelbench')
     .description('Prove under load that "Stop generating" really stops the model and the bill.')
-    .version(pkg.version)
+    .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', '\n' + EXIT_CODE_HELP)
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
@@ -59,6 +63,45 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .action(async (flags) => {
       setExit(await providerCommand(flags, { out: io.out, stopped: io.interrupted }))
     })
+
+  program
+    .command('run')
+    .description('Run a scenario: fire streams at the target, abort them, and judge whether generation and billing stopped')
+    .argument('<scenario>', 'scenario file (YAML or JSON)')
+    .addOption(new Option('--seed <n>', 'seed for the abort and provider plans (default: the scenario\'s)').argParser(integer(-(2 ** 31), 2 ** 31 - 1)))
+    .option('-o, --out <dir>', 'run directory (default reports/<timestamp>-<scenario>/)')
+    .option('--json', 'print report.json instead of the summary')
+    .option('--dry-run', 'print the plan (every stream\'s abort point and provider script) and exit')
+    .addOption(new Option('--streams <n>', 'override load.streams').argParser(integer(1)))
+    .addOption(new Option('--concurrency <n>', 'override load.concurrency').argParser(integer(1)))
+    .addHelpText('after', '\nExamples:\n  cancelbench run scenarios/node-good.yaml\n  cancelbench run scenarios/ci.yaml --seed 7 --json > report.json\n')
+    .action(async (file: string, flags) => {
+      const progress = createProgress()
+      let aborted = 0
+      let errors = 0
+      try {
+        setExit(
+          await runCommand(file, flags, {
+            out: io.out,
+            err: io.err,
+            signal: io.signal,
+            onProgress: (done, total, sample) => {
+              if (sample.abortedAtMs !== null) aborted++
+              if (sample.end === 'error') errors++
+              progress.update(done, total, `aborted ${aborted}  errors ${errors}`)
+            },
+          }),
+        )
+      } finally {
+        progress.finish()
+      }
+    })
+
+  program
+    .command('validate')
+    .description('Check a scenario file and print what it would run')
+    .argument('<scenario>', 'scenario file (YAML or JSON)')
+    .action(async (file: string) => setExit(await validateCommand(file, io)))
 
   return program
 }
@@ -91,10 +134,21 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 
 /** The process entry point used by bin/cancelbench.js. */
 export async function run(): Promise<void> {
+  const controller = new AbortController()
   const interrupted = new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'))
-    process.once('SIGTERM', () => resolve('SIGTERM'))
+    const onSignal = (name: NodeJS.Signals) => {
+      if (controller.signal.aborted) {
+        // Second Ctrl-C: stop now. Target process groups are killed by their 'exit' handlers.
+        console.error('cancelbench: interrupted again, exiting without a report')
+        process.exit(ExitCode.Interrupted)
+      }
+      console.error(`\ncancelbench: ${name}: stopping (press Ctrl-C again to quit at once)`)
+      controller.abort()
+      resolve(name)
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
   })
-  const code = await main(process.argv, { out: (s) => console.log(s), err: (s) => console.error(s), interrupted })
+  const code = await main(process.argv, { out: (s) => console.log(s), err: (s) => console.error(s), interrupted, signal: controller.signal })
   process.exitCode = code
 }
