@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { providerCommand } from './commands/provider.ts'
-import { runCommand } from './commands/run.ts'
+import { demoCommand } from './commands/demo.ts'
+import { runCommand, type RunIo } from './commands/run.ts'
 import { validateCommand } from './commands/validate.ts'
 import { createProgress } from './progress.ts'
 import { CancelbenchError } from './errors.ts'
@@ -77,21 +78,23 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .addHelpText('after', '\nExamples:\n  cancelbench run scenarios/node-good.yaml\n  cancelbench run scenarios/ci.yaml --seed 7 --json > report.json\n')
     .action(async (file: string, flags) => {
       const progress = createProgress()
-      let aborted = 0
-      let errors = 0
       try {
-        setExit(
-          await runCommand(file, flags, {
-            out: io.out,
-            err: io.err,
-            signal: io.signal,
-            onProgress: (done, total, sample) => {
-              if (sample.abortedAtMs !== null) aborted++
-              if (sample.end === 'error') errors++
-              progress.update(done, total, `aborted ${aborted}  errors ${errors}`)
-            },
-          }),
-        )
+        setExit(await runCommand(file, flags, runIo(io, progress)))
+      } finally {
+        progress.finish()
+      }
+    })
+
+  program
+    .command('demo')
+    .description('Show the idea in one command: the embedded provider against a Node server that passes the cancel on and one that never does')
+    .option('-o, --out <dir>', 'where to write the reports (default reports/<timestamp>-demo/)')
+    .addOption(new Option('--seed <n>', 'seed for the plans').argParser(integer(-(2 ** 31), 2 ** 31 - 1)))
+    .option('--json', 'print both reports as JSON')
+    .action(async (flags) => {
+      const progress = createProgress()
+      try {
+        setExit(await demoCommand(flags, runIo(io, progress)))
       } finally {
         progress.finish()
       }
@@ -104,6 +107,22 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .action(async (file: string) => setExit(await validateCommand(file, io)))
 
   return program
+}
+
+/** The run commands' io: the CLI's streams and interruption, plus a progress line. */
+function runIo(io: CliIo, progress: ReturnType<typeof createProgress>): RunIo {
+  let aborted = 0
+  let errors = 0
+  return {
+    out: io.out,
+    err: io.err,
+    signal: io.signal,
+    onProgress: (done, total, sample) => {
+      if (sample.abortedAtMs !== null) aborted++
+      if (sample.end === 'error') errors++
+      progress.update(done, total, `aborted ${aborted}  errors ${errors}`)
+    },
+  }
 }
 
 /**

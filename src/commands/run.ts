@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import type { MockProvider } from '../../mock-provider/index.ts'
 import { buildReport } from '../report/build.ts'
 import type { Report } from '../report/report.ts'
 import { renderSummary } from '../report/summary-text.ts'
@@ -65,11 +66,15 @@ export async function runCommand(file: string, flags: RunFlags, io: RunIo): Prom
  * Start provider and target -> execute the plan -> join with the ledger -> judge. Library entry point:
  * throws RunError (exit 3) when the run cannot be carried out; a run cut short returns a partial report.
  */
-export async function runScenario(loaded: LoadedScenario, runPlan: RunPlan, io: RunIo & { runDir: string }): Promise<{ report: Report; targetDied: string | null }> {
+export async function runScenario(
+  loaded: LoadedScenario,
+  runPlan: RunPlan,
+  io: RunIo & { runDir: string; /** A provider already running in this process (the demo shares one). */ provider?: MockProvider },
+): Promise<{ report: Report; targetDied: string | null }> {
   const { scenario } = loaded
   const startedAt = new Date()
   const t0 = performance.now()
-  const provider = await openProvider(scenario.provider, io.runDir)
+  const provider = await openProvider(scenario.provider, io.runDir, io.provider)
   try {
     const target = await startTarget(scenario.target, { providerUrl: provider.url, runDir: io.runDir, baseDir: loaded.baseDir })
     try {

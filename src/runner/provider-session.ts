@@ -21,8 +21,9 @@ export interface ProviderSession {
  * Starts the embedded provider (its ledger written through to `<runDir>/ledger.jsonl` as records land) or
  * connects to an external one and estimates the offset between its clock and ours.
  */
-export async function openProvider(config: Scenario['provider'], runDir: string): Promise<ProviderSession> {
+export async function openProvider(config: Scenario['provider'], runDir: string, shared?: MockProvider): Promise<ProviderSession> {
   const { url, controlToken, ...options } = config
+  if (shared) return embeddedSession(shared, false)
   if (!url) {
     let provider: MockProvider
     try {
@@ -30,18 +31,7 @@ export async function openProvider(config: Scenario['provider'], runDir: string)
     } catch (error) {
       throw new RunError(`could not start the embedded mock provider: ${(error as Error).message}`)
     }
-    return {
-      mode: 'embedded',
-      url: provider.url,
-      // Same process, same performance.now(): no offset at all.
-      clockOffsetMs: 0,
-      clockOffsetUncertaintyMs: 0,
-      records: async (isOurs) => [
-        ...provider.ledger.query().filter((r) => r.correlationId !== null && isOurs(r.correlationId)),
-        ...[...provider.core.active.values()].map((g) => structuredClone(g.record)).filter((r) => r.correlationId !== null && isOurs(r.correlationId)),
-      ],
-      close: () => provider.close(),
-    }
+    return embeddedSession(provider, true)
   }
   const base = url.replace(/\/+$/, '')
   const headers: Record<string, string> = controlToken ? { [CONTROL_TOKEN_HEADER]: controlToken } : {}
@@ -57,6 +47,23 @@ export async function openProvider(config: Scenario['provider'], runDir: string)
       return [...body.records, ...(body.active ?? [])].filter((r) => r.correlationId !== null && isOurs(r.correlationId))
     },
     close: async () => {},
+  }
+}
+
+/** A provider in this process; `owned` ones are closed with the session, shared ones are left running. */
+function embeddedSession(provider: MockProvider, owned: boolean): ProviderSession {
+  const ours = (isOurs: (id: string) => boolean) => (r: LedgerRecord) => r.correlationId !== null && isOurs(r.correlationId)
+  return {
+    mode: 'embedded',
+    url: provider.url,
+    // Same process, same performance.now(): no offset at all.
+    clockOffsetMs: 0,
+    clockOffsetUncertaintyMs: 0,
+    records: async (isOurs) => [
+      ...provider.ledger.query().filter(ours(isOurs)),
+      ...[...provider.core.active.values()].map((g) => structuredClone(g.record)).filter(ours(isOurs)),
+    ],
+    close: owned ? () => provider.close() : async () => {},
   }
 }
 
