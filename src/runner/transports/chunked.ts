@@ -7,7 +7,8 @@ import { runHttpStream } from './http-stream.ts'
 type ChunkedTransport = Extract<Transport, { type: 'chunked' }>
 
 /**
- * Plain chunked bodies: NDJSON (each non-empty line is a token) or raw chunks (each chunk is one).
+ * Plain chunked bodies: NDJSON (each non-empty line is a token, except an `{"error": ...}` line) or raw
+ * chunks (each chunk is one).
  * The end of the body is the only "done" such a stream has.
  */
 export function runChunked(recorder: StreamRecorder, transport: ChunkedTransport, baseUrl: string, agent: Agent): void {
@@ -27,7 +28,23 @@ export function runChunked(recorder: StreamRecorder, transport: ChunkedTransport
       if (transport.split === 'chunk') return recorder.onToken()
       const lines = (partial + decoder.decode(chunk, { stream: true })).split('\n')
       partial = lines.pop() ?? ''
-      for (const line of lines) if (line.trim()) recorder.onToken()
+      for (const line of lines) {
+        if (!line.trim()) continue
+        const error = errorOf(line)
+        if (error !== undefined) recorder.onError(`target sent an error line: ${error.slice(0, 300)}`)
+        else recorder.onToken()
+      }
     },
   )
+}
+
+/** An NDJSON line `{"error": ...}` is the target reporting a failure, not a token. */
+function errorOf(line: string): string | undefined {
+  if (!line.includes('"error"')) return undefined
+  try {
+    const value = JSON.parse(line) as { error?: unknown }
+    return value && typeof value === 'object' && 'error' in value ? JSON.stringify(value.error) : undefined
+  } catch {
+    return undefined
+  }
 }
