@@ -65,7 +65,9 @@ export class ProviderCore {
       const body = await readJson(request, this.options.maxBodyBytes)
       const parsed = api.parse(body)
       if (!parsed.ok) throw new ApiError('invalid_request', parsed.message)
-      return this.generate(request, api, parsed.value, requestId, receivedAt)
+      // await: a rejection from generate() (fault, rate limit, unknown model, bad override) must be
+      // answered by errorResponse below, not escape to the transport as a 500.
+      return await this.generate(request, api, parsed.value, requestId, receivedAt)
     } catch (error) {
       return this.errorResponse(api, error, requestId)
     }
