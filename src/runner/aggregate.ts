@@ -42,8 +42,10 @@ function judge(sample: ClientSample, generations: LedgerRecord[], input: Aggrega
   const toProvider = (t: number) => round(t + input.clockOffsetMs)
   const abortAt = sample.abortedAtMs === null ? null : toProvider(sample.abortedAtMs)
   const tokensReceived = abortAt === null ? sample.tokenTimesMs.length : sample.tokenTimesMs.filter((t) => t <= sample.abortedAtMs!).length
-  // Generations that had already finished when the client aborted were not cancelled by it.
-  const running = abortAt === null ? [] : generations.filter((g) => g.stoppedAtMs === null || g.stoppedAtMs > abortAt)
+  // Generations that had already finished when the client aborted were not cancelled by it. One stopped
+  // by a disconnect was, even if clock-offset noise puts its stop a hair before our abort timestamp.
+  const running =
+    abortAt === null ? [] : generations.filter((g) => g.stoppedAtMs === null || g.stoppedAtMs > abortAt || g.stopReason === 'client_disconnected')
 
   let verdict: Verdict
   let propagationMs: number | null = null

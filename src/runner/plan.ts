@@ -43,7 +43,7 @@ export interface RunPlan {
 export function plan(scenario: Scenario & { name: string }, options: { seed?: number; runId: string }): RunPlan {
   const seed = options.seed ?? scenario.seed
   const { load, cancel, provider } = scenario
-  const modes = [cancel.mode ?? 'abort'].flat()
+  const modes = [cancel.mode ?? (scenario.transport.type === 'ws' ? 'ws-cancel' : 'abort')].flat()
   const streams: StreamPlan[] = []
   for (let index = 0; index < load.streams; index++) {
     // One generator per stream and concern: changing the abort settings must not reshuffle the scripts.

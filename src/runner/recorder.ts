@@ -134,7 +134,14 @@ export class StreamRecorder {
     this.idle.bytesAt(now)
     this.sample.abortedAtMs = now
     this.sample.abortMode = plan.mode
-    this.aborter?.(plan.mode)
+    clearTimeout(this.idleTimer)
+    try {
+      this.aborter?.(plan.mode)
+    } catch (error) {
+      // The abort could not be delivered the planned way (e.g. ws-cancel on a socket still connecting).
+      this.end('aborted', `abort (${plan.mode}) failed: ${(error as Error).message}`)
+      return
+    }
     if (plan.mode === 'ws-cancel') {
       // The socket stays open: wait for the target to acknowledge or finish, at most the grace period.
       this.timers.push(setTimeout(() => this.end('aborted'), this.ctx.graceMs + 250))
@@ -163,6 +170,8 @@ export class StreamRecorder {
 
   private armIdleTimer(): void {
     clearTimeout(this.idleTimer)
+    // After an abort, silence is expected: the ws-cancel grace timer ends the stream.
+    if (this.isAborted) return
     this.idleTimer = setTimeout(() => this.end('error', `timeout: no data for ${this.ctx.idleTimeoutMs} ms`), this.ctx.idleTimeoutMs)
   }
 

@@ -29,7 +29,7 @@ export interface Validation {
  */
 export function validateScenario(input: unknown, file: string): Validation {
   const parsed = scenarioSchema.safeParse(input)
-  if (!parsed.success) return { warnings: [], errors: parsed.error.issues.map((issue) => describe(issue, input)) }
+  if (!parsed.success) return { warnings: [], errors: parsed.error.issues.flatMap((issue) => describe(issue, input)) }
   const scenario = parsed.data
   const errors: string[] = []
   const warnings: string[] = []
@@ -50,7 +50,7 @@ export function validateScenario(input: unknown, file: string): Validation {
   if (target.url.includes('{{port}}') && !target.command) {
     errors.push('target.url: {{port}} is only filled in when cancelbench starts the target; add target.command or write the port in the URL')
   }
-  if (!/^(https?|wss?):\/\//.test(target.url)) {
+  if (!/^https?:\/\//.test(target.url)) {
     errors.push(`target.url: "${target.url}" must start with http:// or https:// (ws:// and wss:// are derived from it for transport ws)`)
   }
   if (provider.url && (Object.keys(provider.faults).length > 0 || Object.keys(provider.rateLimits).length > 0)) {
@@ -87,25 +87,29 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
 }
 
 /** One zod issue as "path: what is wrong (allowed values / did you mean)". */
-function describe(issue: z.core.$ZodIssue, input: unknown): string {
+function describe(issue: z.core.$ZodIssue, input: unknown): string | string[] {
   const path = issue.path.map(String).join('.')
   const at = path || '(top level)'
   switch (issue.code) {
     case 'unrecognized_keys': {
       const known = knownKeys(input, issue.path)
-      return issue.keys
-        .map((key) => {
-          const suggestion = closest(key, known)
-          const where = path ? `${path}.${key}` : key
-          return `${where}: unknown field${suggestion ? ` (did you mean "${suggestion}"?)` : ''}${known.length ? `; allowed: ${known.join(', ')}` : ''}`
-        })
-        .join('\n  - ')
+      return issue.keys.map((key) => {
+        const suggestion = closest(key, known)
+        const where = path ? `${path}.${key}` : key
+        return `${where}: unknown field${suggestion ? ` (did you mean "${suggestion}"?)` : ''}${known.length ? `; allowed: ${known.join(', ')}` : ''}`
+      })
     }
     case 'invalid_value':
       return `${at}: ${JSON.stringify(valueAt(input, issue.path))} is not allowed; allowed: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`
+    case 'invalid_type':
+      if (valueAt(input, issue.path) === undefined) {
+        return issue.path.join('.') === 'target' ? 'target: required: give target.url (and target.command to have cancelbench start it)' : `${at}: required (${issue.message})`
+      }
+      return `${at}: ${issue.message}`
     case 'invalid_union':
+      if (issue.path.join('.') === 'transport.type' && valueAt(input, issue.path) === undefined) return `${at}: required; one of "sse", "chunked", "ws"`
       if (issue.path.join('.') === 'transport.type') return `${at}: ${JSON.stringify(valueAt(input, issue.path))} is not a transport; allowed: "sse", "chunked", "ws"`
-      if (issue.path.at(-1) === 'mode') return `${at}: allowed: ${ABORT_MODES.join(', ')} (or a list of them)`
+      if (issue.path.at(-1) === 'mode') return `${at}: ${JSON.stringify(valueAt(input, issue.path))} is not an abort mode; allowed: ${ABORT_MODES.join(', ')} (or a list of them)`
       if (issue.path.at(-1) === 'after') return `${at}: expected one of { tokens: N }, { ms: N } or { firstByte: true } (N a number or a distribution)`
       return `${at}: ${issue.message}`
     default:

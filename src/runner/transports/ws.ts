@@ -19,7 +19,8 @@ export function runWs(recorder: StreamRecorder, transport: WsTransport, baseUrl:
   const values = { prompt: stream.prompt, id: stream.id }
 
   recorder.setAborter((mode) => {
-    if (mode === 'ws-cancel') socket.send(fillTemplate(transport.cancel, values))
+    // Before the socket is open there is nothing to cancel on it: closing is the only way to stop.
+    if (mode === 'ws-cancel' && socket.readyState === WebSocket.OPEN) socket.send(fillTemplate(transport.cancel, values))
     else socket.close(1000, 'client stop')
   })
   recorder.setCloser(() => {
