@@ -20,7 +20,13 @@ export const distributionSchema = z.union([
     sigma: z.number().nonnegative(),
     ...clamp,
   }),
-])
+], {
+  // zod's own message for a failed union is "Invalid input"; say what the accepted shapes are.
+  error: (issue) =>
+    issue.code === 'invalid_union'
+      ? 'expected a number >= 0 or one of {dist: fixed, value}, {dist: uniform, min, max}, {dist: normal, mean, stddev, min?, max?}, {dist: lognormal, median, sigma, min?, max?}'
+      : undefined,
+})
 
 export type Distribution = z.infer<typeof distributionSchema>
 

@@ -14,6 +14,8 @@ export interface GenerationHooks {
 }
 
 const encoder = new TextEncoder()
+/** How often a generation with no stream to write to still bills its progress. */
+const BILLING_TICK_MS = 100
 
 /**
  * One generation: produces tokens on the plan's schedule, bills each one as it is generated, writes them
@@ -71,6 +73,8 @@ export class Generation implements Wakeable {
   stream(): ReadableStream<Uint8Array> {
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
+        // Disconnected before the response existed (the request's signal was already aborted).
+        if (this.done) return controller.close()
         this.controller = controller
         this.write(this.encoder!.open())
         this.wake(this.clock.nowMs())
@@ -81,6 +85,7 @@ export class Generation implements Wakeable {
 
   /** The non-streaming result: resolves when the plan completes, or with undefined if it was stopped. */
   result(): Promise<{ text: string; reason: FinishReason } | undefined> {
+    if (this.done) return Promise.resolve(undefined)
     const promise = new Promise<{ text: string; reason: FinishReason } | undefined>((resolve) => (this.resolveResult = resolve))
     this.wake(this.clock.nowMs())
     return promise
@@ -110,7 +115,8 @@ export class Generation implements Wakeable {
     }
     this.bill(tokensGeneratedBy(this.plan, now - this.receivedAt, this.limit))
     if (this.controller) this.flush(now)
-    if (this.billed >= this.limit && now - this.receivedAt >= this.endMs()) {
+    // Same tolerance as the billing: the plan is over once its last token (or, with none, the TTFT) is due.
+    if (this.billed >= this.limit && (this.limit > 0 || tokensGeneratedBy(this.plan, now - this.receivedAt, 1) === 1)) {
       this.end(now)
       return
     }
@@ -124,6 +130,9 @@ export class Generation implements Wakeable {
 
   private nextWakeAt(): number {
     let next = this.receivedAt + this.endMs()
+    // Without a stream to feed (non-streaming, or the client left), still wake now and then so billing,
+    // metrics and the output-token rate limit follow the generation instead of jumping at its end.
+    if (!this.controller) next = Math.min(next, this.clock.nowMs() + BILLING_TICK_MS)
     if (this.controller) {
       // The time the next full event's last token is generated.
       const eventEnd = Math.min(this.emitted + this.plan.tokensPerEvent, this.limit)
@@ -165,6 +174,8 @@ export class Generation implements Wakeable {
       const message = 'Overloaded (injected mid-stream error)'
       if (this.controller) this.write(this.encoder!.error('overloaded' satisfies ErrorKind, message))
       this.record.error = message
+      // Non-streaming: there is no stream to put the error in; the handler answers with an error status.
+      this.resolveResult?.(undefined)
       this.finish(now, 'error')
       return
     }

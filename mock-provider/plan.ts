@@ -91,7 +91,10 @@ export function tokenTimeMs(plan: GenerationPlan, index: number): number {
 
 /** Output tokens generated (and so billed) by `elapsedMs` after request receipt. */
 export function tokensGeneratedBy(plan: GenerationPlan, elapsedMs: number, limit = plan.outputTokens): number {
-  if (elapsedMs < plan.ttftMs || limit <= 0) return 0
-  // The epsilon absorbs float error so a token scheduled at exactly elapsedMs counts.
-  return Math.min(limit, Math.floor(((elapsedMs - plan.ttftMs) * plan.tokensPerSecond) / 1000 + 1e-9) + 1)
+  // The epsilon absorbs float error so a token scheduled at exactly elapsedMs counts, the first one too
+  // (1002 - 1000.003 < 1.997 in floating point): otherwise a wake-up at a token's exact time would bill
+  // nothing and reschedule itself for the same, already due, moment.
+  const after = Math.floor(((elapsedMs - plan.ttftMs) * plan.tokensPerSecond) / 1000 + 1e-9)
+  if (after < 0 || limit <= 0) return 0
+  return Math.min(limit, after + 1)
 }

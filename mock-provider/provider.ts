@@ -187,6 +187,10 @@ export class ProviderCore {
       })
     }
     const result = await generation.result()
+    if (!result && generation.record.stopReason === 'error') {
+      const { status, body } = api.error('overloaded', generation.record.error ?? 'Overloaded', requestId)
+      return json(body, status, headers)
+    }
     if (!result) {
       // Nobody is listening any more; this response goes nowhere but must still be a Response.
       return json(api.error('api_error', 'client disconnected', requestId).body, 499, headers)

@@ -73,13 +73,16 @@ export class Scheduler {
     this.timerSlot = Number.POSITIVE_INFINITY
     const now = this.clock.nowMs()
     if (this.heap.length > 0) this.lastLagMs = now - this.heap[0]!
+    // Take every due slot out before waking anyone: an item that reschedules itself for a time already
+    // due lands in a new slot for the next tick instead of spinning inside this one.
+    const due: Wakeable[][] = []
     while (this.heap.length > 0 && this.heap[0]! <= now) {
       const slot = heapPop(this.heap)!
       const list = this.slots.get(slot)
       this.slots.delete(slot)
-      if (!list) continue
-      for (const item of list) item.wake(now)
+      if (list) due.push(list)
     }
+    for (const list of due) for (const item of list) item.wake(now)
     this.arm()
   }
 }

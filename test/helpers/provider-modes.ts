@@ -32,7 +32,7 @@ export async function startHarness(mode: Mode, options: ProviderOptionsInput): P
       anthropic: new Anthropic({ ...clientOptions, baseURL: provider.url }),
       openai: new OpenAI({ ...clientOptions, baseURL: `${provider.url}/v1` }),
       anthropicBaseUrl: provider.url,
-      close: () => provider.close(),
+      close: once(() => provider.close()),
     }
   }
   const core = new ProviderCore(options)
@@ -44,10 +44,10 @@ export async function startHarness(mode: Mode, options: ProviderOptionsInput): P
     anthropic: new Anthropic(clientOptions),
     openai: new OpenAI(clientOptions),
     anthropicBaseUrl: 'https://api.anthropic.com',
-    async close() {
+    close: once(async () => {
       server.close()
       core.close()
-    },
+    }),
   }
 }
 
@@ -60,4 +60,10 @@ export function newId(prefix = 't'): string {
 /** Waits for the ledger record of `correlationId`; fails the test after 10 s instead of hanging. */
 export function recordOf(core: ProviderCore, correlationId: string): Promise<LedgerRecord> {
   return core.ledger.waitFor((r) => r.correlationId === correlationId, AbortSignal.timeout(10_000))
+}
+
+/** Closing twice (a test and its afterAll) is harmless. */
+function once(close: () => Promise<void>): () => Promise<void> {
+  let closing: Promise<void> | undefined
+  return () => (closing ??= close())
 }
