@@ -126,7 +126,7 @@ describe('runner failures', () => {
     const message = (error as Error).message
     expect(message.startsWith(file)).toBe(true)
     expect(message).toContain('load.concurency: unknown field (did you mean "concurrency"?)')
-    expect(message).toContain('cancel.mode: allowed: rst, fin, abort, ws-cancel, ws-close')
+    expect(message).toContain('cancel.mode: "ws-cancl" is not an abort mode; allowed: rst, fin, abort, ws-cancel, ws-close')
   })
 })
 
