@@ -2,7 +2,9 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { providerCommand } from './commands/provider.ts'
 import { demoCommand } from './commands/demo.ts'
 import { runCommand, type RunIo } from './commands/run.ts'
+import { reportCommand } from './commands/report.ts'
 import { validateCommand } from './commands/validate.ts'
+import { whatifCommand } from './commands/whatif.ts'
 import { createProgress } from './progress.ts'
 import { CancelbenchError } from './errors.ts'
 import { EXIT_CODE_HELP, ExitCode } from './exit-codes.ts'
@@ -21,6 +23,12 @@ const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => (value: string) 
   return n
 }
 const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean)
+/** Any number; the command checks its range and names the flag (so library callers get the same errors). */
+const anyNumber = (value: string) => {
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}".`)
+  return n
+}
 
 export interface CliIo {
   out: (line: string) => void
@@ -75,6 +83,8 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .option('--dry-run', 'print the plan (every stream\'s abort point and provider script) and exit')
     .addOption(new Option('--streams <n>', 'override load.streams').argParser(integer(1)))
     .addOption(new Option('--concurrency <n>', 'override load.concurrency').argParser(integer(1)))
+    .addOption(new Option('--price-in <usd>', 'input price, USD per million tokens, for every model (over the scenario\'s cost and the price table)').argParser(anyNumber))
+    .addOption(new Option('--price-out <usd>', 'output price, USD per million tokens, for every model').argParser(anyNumber))
     .addHelpText('after', '\nExamples:\n  cancelbench run scenarios/node-good.yaml\n  cancelbench run scenarios/ci.yaml --seed 7 --json > report.json\n')
     .action(async (file: string, flags) => {
       const progress = createProgress()
@@ -99,6 +109,41 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
         progress.finish()
       }
     })
+
+  program
+    .command('whatif')
+    .description('Project what Stop saves, and what leaked stops lose, over a period: from assumptions or from a run\'s report.json')
+    .addOption(new Option('--requests <n>', 'requests per period (required)').argParser(anyNumber))
+    .option('--period <name>', 'label of the period (default month)')
+    .addOption(new Option('--stop-rate <0..1>', 'share of requests the user stops').argParser(anyNumber))
+    .addOption(new Option('--avg-output-tokens <n>', 'average output tokens of an answer nobody stops').argParser(anyNumber))
+    .addOption(new Option('--avg-input-tokens <n>', 'average input tokens a request, paid whatever happens (default 0)').argParser(anyNumber))
+    .addOption(new Option('--stop-at-tokens <n>', 'where users stop, in output tokens').argParser(anyNumber))
+    .addOption(new Option('--stop-at-fraction <0..1>', 'where users stop, as a share of the average output').argParser(anyNumber))
+    .addOption(new Option('--propagation <0..1>', 'share of stops that reach the provider (default 1)').argParser(anyNumber))
+    .option('--model <id>', 'take prices from the price table (docs/cost.md)')
+    .addOption(new Option('--price-in <usd>', 'input price, USD per million tokens').argParser(anyNumber))
+    .addOption(new Option('--price-out <usd>', 'output price, USD per million tokens').argParser(anyNumber))
+    .option('--from-report <path>', 'measure stop rate, output length, stop point, propagation and prices from a run (report.json or its directory); flags override')
+    .option('--json', 'print the projection as JSON')
+    .option('-o, --out <dir>', 'also write whatif.json and whatif.txt there')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  cancelbench whatif --requests 1000000 --stop-rate 1 --avg-output-tokens 500 --stop-at-tokens 100 --price-out 15\n' +
+        '  cancelbench whatif --requests 200000 --stop-rate 0.15 --avg-output-tokens 800 --stop-at-fraction 0.3 --propagation 0.9 --model claude-sonnet-4-5\n' +
+        '  cancelbench whatif --from-report reports/20261124-090000-ci --requests 1000000 --out reports/whatif\n' +
+        '\nsaved per stop = (avg output - stop point) x output price; saved = requests x stop rate x saved per stop x propagation.\n',
+    )
+    .action(async (flags) => setExit(await whatifCommand(flags, io)))
+
+  program
+    .command('report')
+    .description('Render a saved run again, in every format: summary.txt, report.md, report.html, junit.xml and chart PNGs')
+    .argument('<run-dir>', 'the directory a run wrote (or its report.json)')
+    .option('-o, --out <dir>', 'write there instead of the run directory')
+    .addHelpText('after', '\nExamples:\n  cancelbench report reports/20261124-090000-ci\n  cancelbench report reports/example/sse-leaky --out /tmp/rendered\n')
+    .action(async (dir: string, flags) => setExit(await reportCommand(dir, flags, io)))
 
   program
     .command('validate')

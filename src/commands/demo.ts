@@ -6,7 +6,9 @@ import { join, resolve } from 'node:path'
 import { createTarget as createGoodTarget } from '../../examples/node/sse-good.ts'
 import { createTarget as createLeakyTarget } from '../../examples/node/sse-leaky.ts'
 import { createMockProvider } from '../../mock-provider/index.ts'
+import { formatUsd } from '../cost/money.ts'
 import type { Report } from '../report/report.ts'
+import { writeRenders } from '../report/write.ts'
 import { plan } from '../runner/plan.ts'
 import { validateScenario, type LoadedScenario } from '../scenario/load.ts'
 import type { ScenarioInput } from '../scenario/schema.ts'
@@ -63,6 +65,7 @@ export async function demoCommand(flags: DemoFlags, io: RunIo): Promise<number> 
         const runPlan = plan(loaded.scenario, { seed: flags.seed, runId: side.name })
         const { report } = await runScenario(loaded, runPlan, { ...io, onProgress, runDir, provider })
         await writeFile(join(runDir, 'report.json'), JSON.stringify(report, null, 2) + '\n')
+        await writeRenders(runDir, report)
         return { ...side, report }
       }),
     )
@@ -95,6 +98,7 @@ export function renderDemo(sides: { name: string; label: string; report: Report 
     ['stop reached provider, p50 / p95', (r) => (r.summary.propagationMs.p50 === null ? 'never' : `${r.summary.propagationMs.p50} / ${r.summary.propagationMs.p95} ms`)],
     ['tokens billed after Stop', (r) => r.summary.leakedTokens.total.toLocaleString('en-US')],
     ['output tokens billed / planned', (r) => `${r.summary.billedOutputTokens.toLocaleString('en-US')} / ${r.summary.plannedOutputTokens.toLocaleString('en-US')}`],
+    ['cost billed / if never stopped / leaked', (r) => (r.summary.cost ? [r.summary.cost.billedUsd, r.summary.cost.baselineUsd, r.summary.cost.leakedUsd].map(formatUsd).join(' / ') : 'n/a')],
   ]
   const headers = sides.map((s) => `${s.name} (${s.label})`)
   const width0 = Math.max(...rows.map(([label]) => label.length)) + 2

@@ -1,10 +1,14 @@
+import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { MockProvider } from '../../mock-provider/index.ts'
+import { checkPriceFlag } from '../cost/prices.ts'
+import { withCost } from '../cost/run-cost.ts'
 import { buildReport } from '../report/build.ts'
 import type { Report } from '../report/report.ts'
-import { renderSummary } from '../report/summary-text.ts'
+import { renderFiles, renderSummary } from '../report/summary-text.ts'
+import { writeRenders } from '../report/write.ts'
 import { aggregate } from '../runner/aggregate.ts'
 import { execute } from '../runner/execute.ts'
 import { plan, type RunPlan } from '../runner/plan.ts'
@@ -27,6 +31,9 @@ export interface RunFlags {
   dryRun?: boolean
   streams?: number
   concurrency?: number
+  /** Input / output price in USD per million tokens for every model; above the scenario's and the table's. */
+  priceIn?: number
+  priceOut?: number
 }
 
 export interface RunIo {
@@ -53,7 +60,8 @@ export async function runCommand(file: string, flags: RunFlags, io: RunIo): Prom
   const runDir = await makeRunDir(flags.out, loaded.scenario.name)
   const { report, targetDied } = await runScenario(loaded, runPlan, { runDir, ...io })
   await writeFile(join(runDir, 'report.json'), JSON.stringify(report, null, 2) + '\n')
-  io.out(flags.json ? JSON.stringify(report, null, 2) : `${renderSummary(report)}\nrun directory: ${runDir}`)
+  const rendered = await writeRenders(runDir, report, { stepSummary: process.env.GITHUB_STEP_SUMMARY })
+  io.out(flags.json ? JSON.stringify(report, null, 2) : `${renderSummary(report)}\n${renderFiles(runDir, [...RUN_FILES.filter((f) => existsSync(join(runDir, f))), ...rendered])}`)
   if (targetDied) {
     io.err(`cancelbench: ${targetDied}`)
     return ExitCode.RunFailed
@@ -100,7 +108,8 @@ export async function runScenario(
 
       const ids = new Set(runPlan.streams.map((s) => s.id))
       const records = await settleLedger(provider, (id) => ids.has(id), scenario.load.settleTimeoutMs, stop.signal)
-      const { streams, summary } = aggregate({ plan: runPlan, samples, records, clockOffsetMs: provider.clockOffsetMs, graceMs: scenario.graceMs })
+      const aggregated = aggregate({ plan: runPlan, samples, records, clockOffsetMs: provider.clockOffsetMs, graceMs: scenario.graceMs })
+      const { streams, summary, hints } = withCost(aggregated, records, loaded)
       if (provider.mode === 'external') await writeFile(join(io.runDir, 'ledger.jsonl'), records.map((r) => JSON.stringify(r) + '\n').join(''))
       const partialReason = targetDied ? 'the target died' : stoppedBy === 'signal' ? 'interrupted (Ctrl-C)' : stoppedBy === 'duration' ? `load.maxDurationMs (${scenario.load.maxDurationMs} ms) reached` : null
       const report = buildReport({
@@ -116,6 +125,7 @@ export async function runScenario(
         summary,
         thresholds: evaluateThresholds(loaded.thresholds, summary),
         streams,
+        extraHints: hints,
       })
       return { report, targetDied }
     } finally {
@@ -134,8 +144,12 @@ function withFlags(loaded: LoadedScenario, flags: RunFlags): LoadedScenario {
     if (load.arrivalRatePerSec !== undefined) throw new InputError('--concurrency: this scenario uses load.arrivalRatePerSec (open loop); remove one of them')
     load.concurrency = flags.concurrency
   }
-  return { ...loaded, scenario: { ...loaded.scenario, load } }
+  const priceFlags = { inputPerMTok: checkPriceFlag('--price-in', flags.priceIn), outputPerMTok: checkPriceFlag('--price-out', flags.priceOut) }
+  return { ...loaded, scenario: { ...loaded.scenario, load }, priceFlags }
 }
+
+/** What a run directory can hold, in the order the run's output lists them. */
+const RUN_FILES = ['report.json', 'ledger.jsonl', 'target.stdout.log', 'target.stderr.log']
 
 async function makeRunDir(out: string | undefined, name: string): Promise<string> {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '').replace('T', '-')

@@ -19,12 +19,14 @@ export function hintsFor(summary: Summary, streams: StreamResult[], providerUrl:
   return hints
 }
 
-export function buildReport(parts: Omit<Report, 'schemaVersion' | 'tool' | 'hints'> & { version: string; thresholds: ThresholdResult[] }): Report {
-  const { version, ...rest } = parts
+export function buildReport(
+  parts: Omit<Report, 'schemaVersion' | 'tool' | 'hints'> & { version: string; thresholds: ThresholdResult[]; /** Hints from other steps (e.g. an unpriced model). */ extraHints?: string[] },
+): Report {
+  const { version, extraHints = [], ...rest } = parts
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
     tool: { name: 'cancelbench', version },
     ...rest,
-    hints: hintsFor(parts.summary, parts.streams, parts.provider.url),
+    hints: [...hintsFor(parts.summary, parts.streams, parts.provider.url), ...extraHints],
   }
 }

@@ -1,3 +1,4 @@
+import type { CostBreakdown, RunCost } from '../cost/types.ts'
 import type { AbortMode } from '../scenario/schema.ts'
 
 /**
@@ -47,6 +48,8 @@ export interface StreamResult {
     providerLastTokenMs: number | null
   }
   error: string | null
+  /** What this stream cost (docs/cost.md); null when a model it used has no price. Absent in reports written before costs. */
+  cost?: CostBreakdown | null
 }
 
 export interface ThresholdResult {
@@ -73,6 +76,8 @@ export interface Summary {
   maxIdleGapMs: number | null
   billedOutputTokens: number
   plannedOutputTokens: number
+  /** What the run cost, from the ledger (docs/cost.md); null when a model has no price (see hints). Absent in reports written before costs. */
+  cost?: RunCost | null
 }
 
 export interface Report {

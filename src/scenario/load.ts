@@ -14,6 +14,8 @@ export interface LoadedScenario {
   /** Directory relative paths in the scenario are resolved against. */
   baseDir: string
   warnings: string[]
+  /** `--price-in` / `--price-out` of `cancelbench run` (USD per million tokens): above the scenario's `cost`. */
+  priceFlags?: { inputPerMTok?: number | undefined; outputPerMTok?: number | undefined }
 }
 
 export interface Validation {

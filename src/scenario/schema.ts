@@ -1,6 +1,7 @@
 import * as z from 'zod'
 import { distributionSchema } from '../../mock-provider/distribution.ts'
 import { providerOptionsSchema } from '../../mock-provider/options.ts'
+import { priceProblem } from '../cost/prices.ts'
 
 /**
  * The scenario file. Every default lives here, resolved once by `loadScenario` before a run.
@@ -107,6 +108,22 @@ export const scenarioProviderSchema = z.strictObject({
   controlToken: z.string().optional(),
 })
 
+/** USD per million tokens, at most 3 decimals (so one token costs whole nano-dollars: docs/cost.md). */
+const priceUsdPerMTok = z.number().superRefine((value, ctx) => {
+  const problem = priceProblem(value)
+  if (problem) ctx.addIssue({ code: 'custom', message: problem })
+}).describe('USD per million tokens, >= 0, at most 3 decimals')
+
+/** Prices for the run's cost; `cancelbench run --price-in/--price-out` override them. Default: src/cost/prices.json. */
+export const costSchema = z.strictObject({
+  /** Per model id (a dated snapshot id such as claude-sonnet-4-5-20250929 matches its model). */
+  prices: z.record(z.string().min(1), z.strictObject({ inputPerMTok: priceUsdPerMTok, outputPerMTok: priceUsdPerMTok })).optional(),
+  /** Input price for every model without its own entry in `prices`. */
+  priceInPerMTok: priceUsdPerMTok.optional(),
+  /** Output price for every model without its own entry in `prices`. */
+  priceOutPerMTok: priceUsdPerMTok.optional(),
+}).describe('Prices for the run\'s cost (docs/cost.md); default: the shipped price table. `cancelbench run --price-in/--price-out` override them.')
+
 export const scenarioSchema = z.strictObject({
   $schema: z.string().optional(),
   name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash and underscore').optional(),
@@ -124,6 +141,8 @@ export const scenarioSchema = z.strictObject({
   graceMs: z.number().nonnegative().default(1_000),
   /** k6-style expressions, e.g. "propagation_ms.p95 <= 250". */
   thresholds: z.array(z.string()).default(['propagation_rate >= 0.99']),
+  /** Prices for the run's cost (docs/cost.md). */
+  cost: costSchema.optional(),
 })
 
 export type ScenarioInput = z.input<typeof scenarioSchema>

@@ -34,15 +34,16 @@ async function run(file: string, flags: RunFlags = {}): Promise<Outcome> {
 const aborted = (report: Report) => report.streams.filter((s) => s.aborted)
 
 /**
- * A leaking stream is billed for what the provider's plan still had to generate when the client left:
- * planned - received, minus the few tokens generated between the abort and... nothing (it never stops).
- * The difference is what was generated but not yet received at the abort ("in flight"): 0 to a few tokens.
+ * A leaking stream is billed for everything its plan still had to generate when the client left. Seen
+ * from the client that is planned - received, less what was generated but not yet received at the abort
+ * ("in flight"): a few tokens on an idle machine, more when the client's event loop is busy.
  */
 function expectLeakedTheRest(stream: StreamResult) {
   expect(stream.verdict).toBe('leaked')
   const rest = stream.plannedOutputTokens - stream.tokensReceived
   expect(stream.leakedTokens).toBeLessThanOrEqual(rest)
-  expect(stream.leakedTokens).toBeGreaterThanOrEqual(rest - 5)
+  // Under CPU load the client can trail the provider by a few hundred ms: allow 30 tokens (300 ms at 100/s).
+  expect(stream.leakedTokens).toBeGreaterThanOrEqual(rest - 30)
 }
 
 function expectPropagated(report: Report) {
