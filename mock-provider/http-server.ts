@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { getResponse, type RequestHandler } from 'msw'
+import { attachFrameSink } from './generation.ts'
 
 export interface ServeOptions {
   port?: number
@@ -77,6 +78,11 @@ async function respond(handlers: RequestHandler[], options: ServeOptions, req: I
     }
     // Send headers now: an SSE client waiting for its first byte during a long TTFT must see the 200.
     res.flushHeaders()
+    const direct = streamFrames(response.body, res)
+    if (direct) {
+      await direct
+      return
+    }
     reader = response.body.getReader()
     for (;;) {
       const { done, value } = await reader.read()
@@ -111,6 +117,33 @@ function toRequest(req: IncomingMessage, signal: AbortSignal): Request {
     // Required by undici for a streamed request body.
     duplex: 'half',
   } as RequestInit)
+}
+
+/**
+ * Writes a Generation's frames straight to the response, one write per event, when the body is one
+ * (see attachFrameSink). Resolves when the generation ends or the client goes away; undefined otherwise.
+ */
+function streamFrames(body: ReadableStream<Uint8Array>, res: ServerResponse): Promise<void> | undefined {
+  let resolve!: () => void
+  const finished = new Promise<void>((r) => (resolve = r))
+  // With chunked framing done here, one socket write per event instead of ServerResponse's three
+  // buffered writes, cork and nextTick uncork; res.end() still writes the terminating chunk.
+  const socket = res.socket
+  const ownFraming = res.chunkedEncoding && socket !== null
+  const attached = attachFrameSink(body, {
+    write: (frames) => {
+      if (res.destroyed) return
+      if (ownFraming) socket!.write(`${Buffer.byteLength(frames).toString(16)}\r\n${frames}\r\n`)
+      else res.write(frames)
+    },
+    close: () => {
+      if (!res.destroyed) res.end()
+      resolve()
+    },
+  })
+  if (!attached) return undefined
+  res.once('close', resolve)
+  return finished
 }
 
 function drainOrClose(res: ServerResponse): Promise<void> {

@@ -163,10 +163,12 @@ export class ProviderCore {
       pingIntervalMs: api.name === 'anthropic' ? this.options.pingIntervalMs : 0,
       hooks: {
         billed: (n) => {
-          this.metrics.outputTokensGenerated.inc(n)
+          this.metrics.totals.outputTokensGenerated += n
           this.rateLimiter.consumeOutputTokens(n)
         },
-        emitted: (n) => this.metrics.outputTokensEmitted.inc(n),
+        emitted: (n) => {
+          this.metrics.totals.outputTokensEmitted += n
+        },
         disconnected: () => this.metrics.disconnects.inc(),
         finished: (r) => {
           this.active.delete(r.id)
