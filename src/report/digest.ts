@@ -1,4 +1,4 @@
-import type { CostBreakdown, RunCost } from '../cost/types.ts'
+import type { RunCost } from '../cost/types.ts'
 import type { Report, StreamResult } from './report.ts'
 import { fmtInt } from './format.ts'
 
@@ -57,11 +57,6 @@ export function streamsWithVerdict(report: Report, verdict: StreamResult['verdic
  */
 export function runCostOf(report: Report): RunCost | null {
   return report.summary.cost ?? null
-}
-
-/** `streams[].cost`, likewise. */
-export function streamCostOf(stream: StreamResult): CostBreakdown | null {
-  return stream.cost ?? null
 }
 
 /** The stream's number within the run: `sse-leaky-17` -> `17` (the id itself when it has no run prefix). */

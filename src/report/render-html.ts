@@ -96,7 +96,7 @@ function cards(report: Report): string {
     ['Output tokens billed', fmtInt(s.billedOutputTokens), `of ${fmtInt(s.plannedOutputTokens)} planned`],
     ['Largest idle gap', fmtMs(s.maxIdleGapMs), 'silence on any stream'],
   ]
-  if (costs) items.push(['Billed', fmtUsd(costs.billedUsd), `saved ${fmtUsd(costs.savedUsd)} · leaked ${fmtUsd(costs.leakedUsd)}`, costs.leakedUsd > 0 ? 'bad' : undefined])
+  if (costs) items.push(['Billed', fmtUsd(costs.billedUsd), `saved ${fmtUsd(costs.savedUsd)} · leaked ${fmtUsd(costs.leakedUsd)}`, s.leaked > 0 ? 'bad' : undefined])
   const verdicts = [
     ['propagated', s.propagated],
     ['leaked', s.leaked],

@@ -67,6 +67,8 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
   }
 
   const cost = runCostOf(r)
+  // null: a model had no price (a hint names it); absent: a report from before costs, nothing to say.
+  if (s.cost === null) out.push('### Cost', '', 'n/a: a model in the ledger has no price (see the hints); `--price-in` / `--price-out` set one.', '')
   if (cost) {
     out.push('### Cost', '', '| baseline (nobody stops) | billed | saved by Stop | leaked after Stop |', '| ---: | ---: | ---: | ---: |')
     out.push(`| ${fmtUsd(cost.baselineUsd)} | ${fmtUsd(cost.billedUsd)} | ${fmtUsd(cost.savedUsd)} | ${fmtUsd(cost.leakedUsd)} |`, '')
