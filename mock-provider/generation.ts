@@ -215,12 +215,16 @@ export class Generation implements Wakeable {
     }
     if (frames) this.write(frames)
     if (this.emitted > from) this.hooks.emitted(this.emitted - from)
+    this.record.emittedOutputTokens = this.emitted
   }
 
   private bill(generated: number): void {
     if (generated > this.billed) {
       this.hooks.billed(generated - this.billed)
       this.billed = generated
+      // Live, so `GET /_cancelbench/ledger?active=1` shows a running generation as it stands.
+      this.record.billedOutputTokens = generated
+      this.record.firstTokenAtMs ??= roundMs(this.receivedAt + tokenTimeMs(this.plan, 0))
     }
   }
 
@@ -239,6 +243,7 @@ export class Generation implements Wakeable {
     if (this.controller) this.write(this.encoder!.close(reason, this.billed, textOf(this.plan.seed, 0, this.emitted)))
     if (this.resolveResult) {
       // Non-streaming: the whole text is delivered in the response body.
+      this.hooks.emitted(this.billed - this.emitted)
       this.emitted = this.billed
       this.resolveResult({ text: textOf(this.plan.seed, 0, this.billed), reason })
     }

@@ -12,12 +12,20 @@ import type { ProviderCore } from './provider.ts'
  * server.listen()
  */
 export function createHandlers(core: ProviderCore): HttpHandler[] {
+  /** Counts the request by route and status once its response is known. */
+  const counted =
+    (route: string, respond: (request: Request) => Response | Promise<Response>) =>
+    async ({ request }: { request: Request }) => {
+      const response = await respond(request)
+      core.metrics.requests.inc({ route, status: String(response.status) })
+      return response
+    }
   return [
-    http.post('*/v1/messages/count_tokens', ({ request }) => core.countTokens(request)),
-    http.post('*/v1/messages', ({ request }) => core.handle(request, 'anthropic')),
-    http.post('*/v1/chat/completions', ({ request }) => core.handle(request, 'openai-chat')),
-    http.post('*/v1/responses', ({ request }) => core.handle(request, 'openai-responses')),
-    http.get('*/v1/models', ({ request }) => core.listModels(request)),
+    http.post('*/v1/messages/count_tokens', counted('/v1/messages/count_tokens', (r) => core.countTokens(r))),
+    http.post('*/v1/messages', counted('/v1/messages', (r) => core.handle(r, 'anthropic'))),
+    http.post('*/v1/chat/completions', counted('/v1/chat/completions', (r) => core.handle(r, 'openai-chat'))),
+    http.post('*/v1/responses', counted('/v1/responses', (r) => core.handle(r, 'openai-responses'))),
+    http.get('*/v1/models', counted('/v1/models', (r) => core.listModels(r))),
     http.get('*/_cancelbench/ledger', ({ request }) => handleControl(core, request, 'ledger')),
     http.post('*/_cancelbench/reset', ({ request }) => handleControl(core, request, 'reset')),
     http.get('*/_cancelbench/clock', ({ request }) => handleControl(core, request, 'clock')),

@@ -71,6 +71,9 @@ async function respond(handlers: RequestHandler[], options: ServeOptions, req: I
     response.headers.forEach((value, key) => {
       headers[key] = key === 'set-cookie' ? response.headers.getSetCookie() : value
     })
+    // Answered before the request body was read to its end (e.g. 413): close the connection after this
+    // response instead of leaving unread body bytes in front of the next request on it.
+    if (!req.complete) headers['connection'] = 'close'
     res.writeHead(response.status, headers)
     if (!response.body) {
       res.end()

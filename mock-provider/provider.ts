@@ -104,8 +104,9 @@ export class ProviderCore {
     const url = new URL(request.url)
     const message = `Not found: ${request.method} ${url.pathname}. cancelbench serves POST /v1/messages, POST /v1/messages/count_tokens, POST /v1/chat/completions, POST /v1/responses and GET /v1/models.`
     const api = isAnthropicCaller(request) ? anthropic : openaiChat
-    const { status, body } = api.error('unknown_route', message, newId('req_'))
-    return json(body, status)
+    const requestId = newId('req_')
+    const { status, body } = api.error('unknown_route', message, requestId)
+    return json(body, status, { [api.name === 'anthropic' ? 'request-id' : 'x-request-id']: requestId })
   }
 
   /** Forgets finished records and counters; generations in progress carry on. */
@@ -139,7 +140,8 @@ export class ProviderCore {
       record.stoppedAtMs = roundMs(this.clock.nowMs())
       record.error = rejection.message
       this.recordFinished(record)
-      throw rejection
+      // A 429/529 carries the rate-limit headers too, read off the buckets now (remaining 0 when exhausted).
+      throw new ApiError(rejection.kind, rejection.message, { ...this.rateLimiter.headers(api.name, Date.now()), ...rejection.headers })
     }
 
     const headers: Record<string, string> = {

@@ -113,8 +113,8 @@ export class RateLimiter {
       if (api === 'anthropic') {
         headers[`anthropic-ratelimit-${anthropicName}-limit`] = String(bucket.limit)
         headers[`anthropic-ratelimit-${anthropicName}-remaining`] = String(bucket.remaining())
-        // RFC 3339: when the bucket will be full again.
-        headers[`anthropic-ratelimit-${anthropicName}-reset`] = new Date(wallNowMs + resetMs).toISOString().replace(/\.\d{3}Z$/, 'Z')
+        // RFC 3339 in whole seconds: when the bucket will be full again, rounded up so it is never early.
+        headers[`anthropic-ratelimit-${anthropicName}-reset`] = new Date(Math.ceil((wallNowMs + resetMs) / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
       } else {
         headers[`x-ratelimit-limit-${openaiName}`] = String(bucket.limit)
         headers[`x-ratelimit-remaining-${openaiName}`] = String(bucket.remaining())
