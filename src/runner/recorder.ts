@@ -169,10 +169,11 @@ export class StreamRecorder {
   }
 
   private armIdleTimer(): void {
-    clearTimeout(this.idleTimer)
     // After an abort, silence is expected: the ws-cancel grace timer ends the stream.
-    if (this.isAborted) return
-    this.idleTimer = setTimeout(() => this.end('error', `timeout: no data for ${this.ctx.idleTimeoutMs} ms`), this.ctx.idleTimeoutMs)
+    if (this.isAborted) return clearTimeout(this.idleTimer)
+    // refresh() re-arms the same timer: one allocation per stream instead of one per received chunk.
+    if (this.idleTimer) this.idleTimer.refresh()
+    else this.idleTimer = setTimeout(() => this.end('error', `timeout: no data for ${this.ctx.idleTimeoutMs} ms`), this.ctx.idleTimeoutMs)
   }
 
   private readonly onRunAbort = () => this.end('interrupted', 'run stopped')

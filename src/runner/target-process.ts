@@ -134,7 +134,7 @@ async function waitForPort(url: string, timeoutMs: number, signal?: AbortSignal)
     })
     if (ok) return
     if (performance.now() > deadline || signal?.aborted) throw new Error('timeout')
-    await new Promise((r) => setTimeout(r, 50))
+    await new Promise((r) => setTimeout(r, 10))
   }
 }
 
