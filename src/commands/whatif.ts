@@ -1,4 +1,4 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { measureReport, resolveWhatIfInput, type Measured, type WhatIfFlags } from '../cost/whatif-input.ts'
 import { renderWhatIfText } from '../cost/whatif-text.ts'
@@ -6,12 +6,13 @@ import { projectWhatIf } from '../cost/whatif.ts'
 import { InputError } from '../errors.ts'
 import { ExitCode } from '../exit-codes.ts'
 import { renderFiles } from '../report/summary-text.ts'
+import { writeWhatIfRenders } from '../report/write.ts'
 
 export type { WhatIfFlags } from '../cost/whatif-input.ts'
 
 /**
  * `cancelbench whatif`: what Stop saves (and leaks lose) over a period, from flags or a run's report.json.
- * read report -> measure -> flags on top -> project -> print (and write whatif.json + whatif.txt).
+ * read report -> measure -> flags on top -> project -> print (and, with --out, write it in every format).
  * @example await whatifCommand({ requests: 1_000_000, stopRate: 1, avgOutputTokens: 500, stopAtTokens: 100, priceOut: 15 }, io)
  */
 export async function whatifCommand(flags: WhatIfFlags, io: { out: (text: string) => void; err: (text: string) => void }): Promise<number> {
@@ -21,9 +22,8 @@ export async function whatifCommand(flags: WhatIfFlags, io: { out: (text: string
   if (flags.out !== undefined) {
     const dir = resolve(flags.out)
     await mkdir(dir, { recursive: true })
-    await writeFile(join(dir, 'whatif.json'), JSON.stringify(result, null, 2) + '\n')
-    await writeFile(join(dir, 'whatif.txt'), text + '\n')
-    io.out(flags.json ? JSON.stringify(result, null, 2) : `${text}\n\n${renderFiles(dir, ['whatif.json', 'whatif.txt'])}`)
+    const written = await writeWhatIfRenders(dir, result)
+    io.out(flags.json ? JSON.stringify(result, null, 2) : `${text}\n\n${renderFiles(dir, written)}`)
   } else {
     io.out(flags.json ? JSON.stringify(result, null, 2) : text)
   }

@@ -1,5 +1,5 @@
 import type { WhatIfResult } from '../cost/types.ts'
-import { buildCharts, type ChartSpec } from './charts.ts'
+import { buildCharts, whatIfPropagationChart, whatIfStopPointChart, type ChartSpec } from './charts.ts'
 import { headlineOf, outcomeOf, runCostOf, streamsWithVerdict, worstLeaked } from './digest.ts'
 import { escapeHtml as h, fmtInt, fmtMs, fmtNumber, fmtPct, fmtUsd, jsonForScript } from './format.ts'
 import type { Report, StreamResult } from './report.ts'
@@ -45,6 +45,43 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
     failedStreams(report),
     hints(report),
   ].join('\n')
+  const footer = `cancelbench ${h(report.tool.version)} · report.json schema ${report.schemaVersion} · charts by Chart.js (MIT), inlined`
+  return page(`cancelbench · ${report.scenario.name} · ${outcome}`, body, footer, data, options.chartJs)
+}
+
+/**
+ * A what-if projection as one self-contained page: its figures, the sensitivity charts and tables.
+ * @example writeFileSync('whatif.html', renderWhatIfHtml(result, { chartJs: await loadChartJsSource() }))
+ */
+export function renderWhatIfHtml(result: WhatIfResult, options: { chartJs: string }): string {
+  const charts = [whatIfStopPointChart(result), whatIfPropagationChart(result)]
+  const body = [
+    `<header><h1>cancelbench <span>what if</span></h1></header>`,
+    whatIf(result, charts),
+    sensitivityTables(result),
+  ].join('\n')
+  return page('cancelbench · what if', body, 'cancelbench · charts by Chart.js (MIT), inlined', { charts }, options.chartJs)
+}
+
+function sensitivityTables(result: WhatIfResult): string {
+  const period = h(result.input.period)
+  const byStop = result.byStopPoint
+    .map((row) => `<tr><td class="num">${fmtInt(row.stopAtTokens)}</td><td class="num">${fmtUsd(row.savedUsd)}</td><td class="num">${fmtUsd(row.lostToLeaksUsd)}</td></tr>`)
+    .join('\n')
+  const byRate = result.byPropagationRate
+    .map((row) => `<tr><td class="num">${fmtPct(row.propagationRate)}</td><td class="num">${fmtUsd(row.savedUsd)}</td><td class="num">${fmtUsd(row.lostToLeaksUsd)}</td></tr>`)
+    .join('\n')
+  return `<section><h2>Sensitivity</h2><div class="charts">
+<div class="table-wrap"><table><thead><tr><th class="num">users stop at (tokens)</th><th class="num">saved per ${period}</th><th class="num">lost to leaks</th></tr></thead><tbody>
+${byStop}
+</tbody></table></div>
+<div class="table-wrap"><table><thead><tr><th class="num">stops reaching the provider</th><th class="num">saved per ${period}</th><th class="num">lost to leaks</th></tr></thead><tbody>
+${byRate}
+</tbody></table></div></div></section>`
+}
+
+/** The document around a body: offline (CSP), the chart data as JSON, Chart.js inlined, the boot script. */
+function page(title: string, body: string, footer: string, data: { charts: ChartSpec[] }, chartJs: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -52,14 +89,14 @@ export function renderHtml(report: Report, options: HtmlOptions): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'">
 <link rel="icon" href="data:,">
-<title>cancelbench · ${h(report.scenario.name)} · ${outcome}</title>
+<title>${h(title)}</title>
 <style>${STYLE}</style>
 </head>
 <body>
 ${body}
-<footer><p>cancelbench ${h(report.tool.version)} · report.json schema ${report.schemaVersion} · charts by Chart.js (MIT), inlined</p></footer>
+<footer><p>${footer}</p></footer>
 <script type="application/json" id="cancelbench-data">${jsonForScript(data)}</script>
-<script>${inlineScript(options.chartJs)}</script>
+<script>${inlineScript(chartJs)}</script>
 <script>${BOOT}</script>
 </body>
 </html>

@@ -1,5 +1,5 @@
 import type { WhatIfResult } from '../cost/types.ts'
-import { buildCharts } from './charts.ts'
+import { buildCharts, whatIfPropagationChart, whatIfStopPointChart } from './charts.ts'
 import { headlineOf, outcomeOf, runCostOf, streamsWithVerdict, worstLeaked } from './digest.ts'
 import { escapeMdCell as cell, mdCode as code, fmtInt, fmtMs, fmtNumber, fmtPct, fmtUsd } from './format.ts'
 import type { Report, StreamResult } from './report.ts'
@@ -77,19 +77,7 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
   }
 
   const w = options.whatIf
-  if (w) {
-    const i = w.input
-    out.push(
-      '### What if',
-      '',
-      `${fmtInt(i.requestsPerPeriod)} requests per ${i.period}, ${fmtPct(i.stopRate)} stopped at ${fmtInt(i.stopAtTokens)} of ${fmtInt(i.avgOutputTokens)} output tokens, ${fmtPct(i.propagationRate)} of stops reaching the provider:`,
-      '',
-      `| baseline | billed | saved | lost to leaks |`,
-      '| ---: | ---: | ---: | ---: |',
-      `| ${fmtUsd(w.baselineUsd)} | ${fmtUsd(w.billedUsd)} | ${fmtUsd(w.savedUsd)} | ${fmtUsd(w.lostToLeaksUsd)} |`,
-      '',
-    )
-  }
+  if (w) out.push('### What if', '', ...whatIfLines(w))
 
   const worst = worstLeaked(r, limit)
   if (worst.length > 0) {
@@ -127,4 +115,35 @@ const STREAM_RULE = '| --- | --- | ---: | ---: | ---: | --- |'
 
 function streamRow(s: StreamResult): string {
   return `| ${code(s.id)} | ${s.verdict} | ${s.leakedTokens ?? '–'} | ${fmtMs(s.propagationMs)} | ${s.tokensReceived} | ${s.abortMode ?? '–'} |`
+}
+
+/** A projection's assumptions and totals. */
+function whatIfLines(w: WhatIfResult): string[] {
+  const i = w.input
+  return [
+    `${fmtInt(i.requestsPerPeriod)} requests per ${i.period}, ${fmtPct(i.stopRate)} stopped at ${fmtInt(i.stopAtTokens)} of ${fmtInt(i.avgOutputTokens)} output tokens, ${fmtPct(i.propagationRate)} of stops reaching the provider:`,
+    '',
+    `| per response | per stopped response | saved per stop | baseline | billed | saved | lost to leaks |`,
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| ${fmtUsd(w.perResponseUsd)} | ${fmtUsd(w.perStoppedResponseUsd)} | ${fmtUsd(w.savedPerStopUsd)} | ${fmtUsd(w.baselineUsd)} | ${fmtUsd(w.billedUsd)} | ${fmtUsd(w.savedUsd)} | ${fmtUsd(w.lostToLeaksUsd)} |`,
+    '',
+  ]
+}
+
+/**
+ * A what-if projection on its own (`cancelbench whatif --out`): assumptions, totals, both sensitivity
+ * tables and the chart PNGs by file name. Pure.
+ * @example writeFileSync('whatif.md', renderWhatIfMarkdown(projectWhatIf(input)))
+ */
+export function renderWhatIfMarkdown(w: WhatIfResult): string {
+  const period = w.input.period
+  const out = ['## cancelbench what if', '', ...whatIfLines(w)]
+  out.push('### Savings vs. where users stop', '', `| users stop at (tokens) | saved per ${period} | lost to leaks |`, '| ---: | ---: | ---: |')
+  for (const row of w.byStopPoint) out.push(`| ${fmtInt(row.stopAtTokens)} | ${fmtUsd(row.savedUsd)} | ${fmtUsd(row.lostToLeaksUsd)} |`)
+  out.push('', '### Savings vs. how many stops reach the provider', '', `| stops reaching the provider | saved per ${period} | lost to leaks |`, '| ---: | ---: | ---: |')
+  for (const row of w.byPropagationRate) out.push(`| ${fmtPct(row.propagationRate)} | ${fmtUsd(row.savedUsd)} | ${fmtUsd(row.lostToLeaksUsd)} |`)
+  out.push('', '### Charts', '')
+  for (const spec of [whatIfStopPointChart(w), whatIfPropagationChart(w)]) out.push(`![${spec.title}](${spec.file})`, '')
+  out.push('Interactive: [whatif.html](whatif.html).', '')
+  return out.join('\n')
 }

@@ -3,9 +3,11 @@ import { join } from 'node:path'
 import type { WhatIfResult } from '../cost/types.ts'
 import { loadChartJsSource } from './chartjs-source.ts'
 import type { Report } from './report.ts'
-import { renderHtml } from './render-html.ts'
+import { whatIfPropagationChart, whatIfStopPointChart } from './charts.ts'
+import { renderHtml, renderWhatIfHtml } from './render-html.ts'
 import { renderJunit } from './render-junit.ts'
-import { renderMarkdown } from './render-markdown.ts'
+import { renderMarkdown, renderWhatIfMarkdown } from './render-markdown.ts'
+import { renderWhatIfText } from '../cost/whatif-text.ts'
 import { renderSummary } from './summary-text.ts'
 
 export interface WriteRendersOptions {
@@ -43,5 +45,28 @@ export async function writeRenders(dir: string, report: Report, options: WriteRe
     written.push({ path: join(dir, name), what })
   }
   if (options.stepSummary) await appendFile(options.stepSummary, renderMarkdown(report, { whatIf, charts: false }) + '\n')
+  return written
+}
+
+/**
+ * Writes a what-if projection in every format into `dir`: whatif.json, whatif.txt, whatif.md,
+ * whatif.html and its two chart PNGs. Returns the files written, in order.
+ * @example await writeWhatIfRenders('reports/whatif', projectWhatIf(input))
+ */
+export async function writeWhatIfRenders(dir: string, result: WhatIfResult): Promise<RenderedFile[]> {
+  const { renderChartPng } = await import('./render-png.ts')
+  const charts = [whatIfStopPointChart(result), whatIfPropagationChart(result)]
+  const files: [string, string | Uint8Array, string][] = [
+    ['whatif.json', JSON.stringify(result, null, 2) + '\n', 'the projection (WhatIfResult)'],
+    ['whatif.txt', renderWhatIfText(result) + '\n', 'the terminal table'],
+    ['whatif.md', renderWhatIfMarkdown(result), 'Markdown: figures, sensitivity tables, charts'],
+    ['whatif.html', renderWhatIfHtml(result, { chartJs: await loadChartJsSource() }), 'one self-contained page with the charts; opens offline'],
+    ...charts.map((spec): [string, Uint8Array, string] => [spec.file, renderChartPng(spec), `chart: ${spec.title}`]),
+  ]
+  const written: RenderedFile[] = []
+  for (const [name, content, what] of files) {
+    await writeFile(join(dir, name), content)
+    written.push({ path: join(dir, name), what })
+  }
   return written
 }
