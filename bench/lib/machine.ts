@@ -33,9 +33,10 @@ export interface FdLimit {
 /**
  * Open-file limit of this process (each stream holds one socket here and one in the provider, which
  * inherits the limit). Node cannot call setrlimit itself, but util-linux `prlimit` can raise the soft
- * limit of a running process up to its hard limit, so the bench tries that before capping the sweep.
+ * limit of a running process up to its hard limit: tried when the soft limit is below `needed` (default:
+ * always, up to the hard limit) before a bench caps its sweep.
  */
-export function ensureFdLimit(): FdLimit {
+export function ensureFdLimit(needed = Number.POSITIVE_INFINITY): FdLimit {
   const read = (): { soft: number; hard: number } => {
     // A child shell inherits our limits, so it reports them.
     const out = execFileSync('sh', ['-c', 'ulimit -Sn; ulimit -Hn'], { encoding: 'utf8' }).trim().split('\n')
@@ -48,6 +49,7 @@ export function ensureFdLimit(): FdLimit {
   } catch {
     return { soft: Number.NaN, hard: Number.NaN, note: 'could not read ulimit -n' }
   }
+  if (limit.soft >= needed) return { ...limit, note: `ulimit -n ${limit.soft} (enough for ${needed} descriptors)` }
   if (limit.soft >= limit.hard) return { ...limit, note: `ulimit -n ${limit.soft} (soft = hard)` }
   const target = Number.isFinite(limit.hard) ? String(limit.hard) : 'unlimited'
   try {

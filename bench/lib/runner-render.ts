@@ -81,7 +81,7 @@ export function render(r: RunnerResults): string {
   )
   out.push('')
   out.push(
-    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memGiB.toFixed(1)} GiB, Node ${m.node}, ${m.kernel}; ` +
+    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.totalMemGiB.toFixed(1)} GiB, Node ${m.node}, ${m.kernel}; ` +
       `1-min load average at start ${m.loadAvg1.toFixed(2)}, CPU pressure (PSI some avg60) ${Number.isFinite(m.cpuPressure) ? `${m.cpuPressure.toFixed(1)}%` : 'n/a'}` +
       `${m.loadAvg1 > 0.5 || m.cpuPressure > 5 ? ' (other work was running: figures are pessimistic and noisy)' : ''}. ${r.fd.note}.`,
   )
