@@ -85,11 +85,11 @@ export async function runScenario(
   const provider = await openProvider(scenario.provider, io.runDir, io.provider)
   try {
     const target = await startTarget(scenario.target, { providerUrl: provider.url, runDir: io.runDir, baseDir: loaded.baseDir })
+    // The run stops early on Ctrl-C (streaming or settling) or when the target dies under it.
+    const stop = new AbortController()
+    const onSignal = () => stop.abort()
+    io.signal.addEventListener('abort', onSignal, { once: true })
     try {
-      // The run stops early on Ctrl-C or when the target dies under it.
-      const stop = new AbortController()
-      const onSignal = () => stop.abort()
-      io.signal.addEventListener('abort', onSignal, { once: true })
       let targetDied: string | null = null
       void target.exited.then((e) => {
         targetDied = `the target exited during the run (${e.signal ?? `code ${e.code}`}); its logs are in ${io.runDir}`
@@ -104,7 +104,6 @@ export async function runScenario(
         now: () => performance.now(),
         onSample: (sample) => io.onProgress?.(++done, runPlan.streams.length, sample),
       })
-      io.signal.removeEventListener('abort', onSignal)
 
       const ids = new Set(runPlan.streams.map((s) => s.id))
       const records = await settleLedger(provider, (id) => ids.has(id), scenario.load.settleTimeoutMs, stop.signal)
@@ -129,6 +128,7 @@ export async function runScenario(
       })
       return { report, targetDied }
     } finally {
+      io.signal.removeEventListener('abort', onSignal)
       await target.stop()
     }
   } finally {
