@@ -61,7 +61,7 @@ async function respond(handlers: RequestHandler[], options: ServeOptions, req: I
   }
   res.on('close', onClose)
   try {
-    const request = toRequest(req, abort.signal)
+    const request = await toRequest(req, abort.signal)
     const response = (await getResponse(handlers, request)) ?? (await options.fallback(request))
     if (abort.signal.aborted) {
       await response.body?.cancel().catch(() => {})
@@ -107,19 +107,45 @@ async function respond(handlers: RequestHandler[], options: ServeOptions, req: I
   }
 }
 
-function toRequest(req: IncomingMessage, signal: AbortSignal): Request {
+/**
+ * A small body with a declared length is read into memory before the Request is made: a streamed body
+ * (Readable.toWeb) costs a web stream and its reader per request, objects that live as long as the
+ * response and, at hundreds of new streams a second, make young-generation GC pauses longer. Larger or
+ * chunked bodies stay streamed, so a handler can still refuse them (413) without buffering them.
+ */
+const BUFFERED_BODY_MAX_BYTES = 64 * 1024
+
+async function toRequest(req: IncomingMessage, signal: AbortSignal): Promise<Request> {
   const headers = new Headers()
   for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!)
   const method = req.method ?? 'GET'
-  const hasBody = method !== 'GET' && method !== 'HEAD'
-  return new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
-    method,
-    headers,
-    signal,
-    body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : null,
-    // Required by undici for a streamed request body.
-    duplex: 'half',
-  } as RequestInit)
+  const url = `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`
+  if (method === 'GET' || method === 'HEAD') return new Request(url, { method, headers, signal })
+  const declared = Number(req.headers['content-length'] ?? Number.NaN)
+  let body: BodyInit
+  if (declared <= BUFFERED_BODY_MAX_BYTES) {
+    const bytes = await readSmallBody(req, declared)
+    // The client went away mid-body: a body stream that fails, as a streamed one would, so the handler
+    // answers "body ended early" (to nobody) through its usual path.
+    body = bytes ? new Uint8Array(bytes) : new ReadableStream({ start: (c) => c.error(new Error('request body cut short')) })
+  } else {
+    body = Readable.toWeb(req) as ReadableStream<Uint8Array>
+  }
+  // duplex: required by undici for a streamed body, harmless for bytes.
+  return new Request(url, { method, headers, signal, body, duplex: 'half' } as RequestInit)
+}
+
+/** The whole body, or undefined when the request was cut short before `length` bytes arrived. */
+function readSmallBody(req: IncomingMessage, length: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.once('end', () => resolve(Buffer.concat(chunks, length)))
+    req.once('error', () => resolve(undefined))
+    req.once('close', () => {
+      if (!req.complete) resolve(undefined)
+    })
+  })
 }
 
 /**
