@@ -126,7 +126,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .addOption(new Option('--price-out <usd>', 'output price, USD per million tokens').argParser(anyNumber))
     .option('--from-report <path>', 'measure stop rate, output length, stop point, propagation and prices from a run (report.json or its directory); flags override')
     .option('--json', 'print the projection as JSON')
-    .option('-o, --out <dir>', 'also write whatif.json and whatif.txt there')
+    .option('-o, --out <dir>', 'also write the projection there in every format (json, txt, md, html, chart PNGs)')
     .addHelpText(
       'after',
       '\nExamples:\n' +
