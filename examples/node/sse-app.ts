@@ -22,10 +22,10 @@
  *   anthropic.messages.stream(params, { signal: clientGone.signal })
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type Anthropic from '@anthropic-ai/sdk'
-import { anthropicClient, DEFAULT_MAX_TOKENS, DEFAULT_MODEL } from './common.ts'
+import { anthropicClient, DEFAULT_MAX_TOKENS, DEFAULT_MODEL, type TargetOptions } from './common.ts'
 
-export interface SseTargetOptions {
+/** The shared options (model, maxTokens, anthropic, log) plus what this variant decides. */
+export interface SseTargetOptions extends Omit<TargetOptions, 'keepaliveMs'> {
   /**
    * true: a client disconnect aborts the provider stream (sse-good.ts).
    * false: the classic mistake, waiting for the request's 'aborted' event, which never comes once the
@@ -34,12 +34,6 @@ export interface SseTargetOptions {
   propagateCancel: boolean
   /** ms between `: keepalive` comments on /chat, from the moment the headers go out; 0 = none. */
   keepaliveMs: number
-  model?: string | undefined
-  maxTokens?: number | undefined
-  /** An Anthropic client, or the base URL to build one for (else ANTHROPIC_BASE_URL). */
-  anthropic?: Anthropic | string | undefined
-  /** One line per finished stream; silent when absent. */
-  log?: ((line: string) => void) | undefined
 }
 
 /**

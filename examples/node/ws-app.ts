@@ -19,12 +19,12 @@
  * the SDK; a cancel aborts one, a close aborts them all.
  */
 import { createServer, type Server } from 'node:http'
-import type Anthropic from '@anthropic-ai/sdk'
 import { WebSocket, WebSocketServer } from 'ws'
-import { anthropicClient, DEFAULT_MAX_TOKENS, DEFAULT_MODEL } from './common.ts'
+import { anthropicClient, DEFAULT_MAX_TOKENS, DEFAULT_MODEL, type TargetOptions } from './common.ts'
 import { errorMessage, sendJson } from './sse-app.ts'
 
-export interface WsTargetOptions {
+/** The shared options (model, maxTokens, anthropic, log) plus what this variant decides. */
+export interface WsTargetOptions extends Omit<TargetOptions, 'keepaliveMs'> {
   /**
    * true: a cancel message aborts its generation, a closed socket aborts all of its generations
    * (ws-good.ts). false: both are ignored and every generation runs to its end (ws-ignore-cancel.ts).
@@ -35,12 +35,6 @@ export interface WsTargetOptions {
    * disconnect. Pings also keep proxies from closing a socket that is idle during a long time to first token.
    */
   keepaliveMs: number
-  model?: string | undefined
-  maxTokens?: number | undefined
-  /** An Anthropic client, or the base URL to build one for (else ANTHROPIC_BASE_URL). */
-  anthropic?: Anthropic | string | undefined
-  /** One line per finished generation; silent when absent. */
-  log?: ((line: string) => void) | undefined
 }
 
 /** A message from the client, as far as it could be understood. */

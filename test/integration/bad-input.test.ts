@@ -7,6 +7,7 @@
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { readAnswer, type Answer } from '../helpers/answer.ts'
 import {
   createHandlers,
   createMockProvider,
@@ -52,25 +53,12 @@ const ROUTES: Record<ApiName, Route> = {
 }
 const APIS = Object.keys(ROUTES) as ApiName[]
 
-interface Answer {
-  status: number
-  headers: Headers
-  body: unknown
-  text: string
-}
 
 /** One request with a deadline: a server that stops answering fails the test in seconds, not at the 30 s test timeout. */
 async function send(base: string, path: string, init: RequestInit & { timeoutMs?: number } = {}): Promise<Answer> {
   const { timeoutMs = 5000, ...rest } = init
   const res = await fetch(base + path, { method: 'POST', signal: AbortSignal.timeout(timeoutMs), ...rest })
-  const text = await res.text()
-  let body: unknown
-  try {
-    body = JSON.parse(text)
-  } catch {
-    body = undefined
-  }
-  return { status: res.status, headers: res.headers, body, text }
+  return readAnswer(res)
 }
 
 function post(base: string, route: Route, body: unknown, extraHeaders: Record<string, string> = {}): Promise<Answer> {

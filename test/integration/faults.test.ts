@@ -8,6 +8,7 @@ import Anthropic from '@anthropic-ai/sdk'
 import OpenAI from 'openai'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createMockProvider, ProviderCore, textOf, type ApiName, type LedgerRecord, type MockProvider, type ProviderOptionsInput } from '../../mock-provider/index.ts'
+import { readAnswer, type Answer } from '../helpers/answer.ts'
 
 const timing = { ttftMs: 10, tokensPerSecond: 200, outputTokens: 20 }
 
@@ -23,12 +24,6 @@ function requestBody(api: ApiName, prompt: string, stream = false, maxTokens = 1
   return { model: 'gpt-4o', max_output_tokens: maxTokens, stream, input: prompt }
 }
 
-interface Answer {
-  status: number
-  headers: Headers
-  body: unknown
-  text: string
-}
 
 async function call(
   base: string,
@@ -42,14 +37,7 @@ async function call(
     body: JSON.stringify(requestBody(api, prompt, opts.stream ?? false, opts.maxTokens)),
     signal: AbortSignal.timeout(opts.timeoutMs ?? 5000),
   })
-  const text = await res.text()
-  let body: unknown
-  try {
-    body = JSON.parse(text)
-  } catch {
-    body = undefined
-  }
-  return { status: res.status, headers: res.headers, body, text }
+  return readAnswer(res)
 }
 
 /** Parses a complete SSE body into (event, data) frames. */

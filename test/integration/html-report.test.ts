@@ -4,12 +4,11 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { chromium, type Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { projectWhatIf } from '../../src/cost/whatif.ts'
 import { buildCharts } from '../../src/report/charts.ts'
 import { loadChartJsSource } from '../../src/report/chartjs-source.ts'
-import type { Report } from '../../src/report/report.ts'
 import { renderHtml } from '../../src/report/render-html.ts'
 import { pngSize } from '../helpers/png.ts'
+import { fixtureWhatIf, loadReport } from '../helpers/report-fixtures.ts'
 
 /**
  * The HTML report in a real browser: Debian's Chromium driven by playwright-core (no browser download).
@@ -22,17 +21,8 @@ const VIEWPORTS = [
   { name: 'laptop', width: 1280, height: 800 },
 ]
 
-const load = (name: string): Report => JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')) as Report
-const whatIf = projectWhatIf({
-  requestsPerPeriod: 1_000_000,
-  stopRate: 0.2,
-  avgOutputTokens: 300,
-  avgInputTokens: 0,
-  stopAtTokens: 60,
-  propagationRate: 0.5,
-  prices: { inputPerMTok: 3, outputPerMTok: 15 },
-  period: 'month',
-})
+const load = loadReport
+const whatIf = fixtureWhatIf
 const pages = [
   { name: 'leaky', report: load('report.json'), whatIf },
   { name: 'good', report: load('report-good.json'), whatIf: null },

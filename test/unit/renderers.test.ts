@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs'
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { describe, expect, it } from 'vitest'
 import { formatUsd } from '../../src/cost/money.ts'
-import { projectWhatIf } from '../../src/cost/whatif.ts'
 import { buildCharts, COLORS, niceBinWidth, timelineChart, type ChartSpec } from '../../src/report/charts.ts'
 import { loadChartJsSource } from '../../src/report/chartjs-source.ts'
 import { sampleStreams, worstLeaked } from '../../src/report/digest.ts'
@@ -12,26 +10,18 @@ import { renderJunit } from '../../src/report/render-junit.ts'
 import { renderMarkdown } from '../../src/report/render-markdown.ts'
 import { PNG_HEIGHT, PNG_WIDTH, renderChartPng, renderPngs } from '../../src/report/render-png.ts'
 import { colourStats, pngSize } from '../helpers/png.ts'
+import { fixtureWhatIf, loadReport } from '../helpers/report-fixtures.ts'
 
 /**
  * Fixtures: test/fixtures/report.json and report-good.json are the two sides of `cancelbench demo --seed 1`
  * (60 streams each, 30 stopped; the leaky server never cancels, the good one does), frozen.
  */
-const load = (name: string): Report => JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')) as Report
+const load = loadReport
 const leaky = load('report.json')
 const good = load('report-good.json')
 const copy = (report: Report): Report => structuredClone(report)
 
-const whatIf = projectWhatIf({
-  requestsPerPeriod: 1_000_000,
-  stopRate: 0.2,
-  avgOutputTokens: 300,
-  avgInputTokens: 0,
-  stopAtTokens: 60,
-  propagationRate: 0.5,
-  prices: { inputPerMTok: 3, outputPerMTok: 15 },
-  period: 'month',
-})
+const whatIf = fixtureWhatIf
 
 /** A copy of the report with one stream turned into an error whose message needs escaping everywhere. */
 function withNastyError(report: Report, message = 'boom <&"\'> | pipe\nnewline \u0001 </script><!--'): Report {
