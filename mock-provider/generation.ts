@@ -3,6 +3,7 @@ import { roundMs, type Clock } from './clock.ts'
 import type { LedgerRecord, StopReason } from './ledger.ts'
 import { tokenTimeMs, tokensGeneratedBy, type GenerationPlan } from './plan.ts'
 import type { Scheduler, Wakeable } from './scheduler.ts'
+import type { EmissionTiming } from './timing.ts'
 import { textOf } from './words.ts'
 
 export interface GenerationHooks {
@@ -28,12 +29,20 @@ export interface FrameSink {
 const GENERATION = Symbol('cancelbench.generation')
 
 /**
- * Diverts the body of a streaming Response made by a Generation to `sink`, if nothing has read it yet.
- * Returns false for any other body (or one already being read): the caller reads it as a stream.
+ * Diverts the body of a streaming Response made by a Generation to `sink`, if nothing has read it yet,
+ * and returns the function the transport calls when its client goes away. Returns undefined for any
+ * other body (or one already being read): the caller reads it as a stream.
+ *
+ * With a sink attached the transport can let go of the Request and Response: the disconnect reaches the
+ * generation through the returned function, not through the Request's signal. That matters under load:
+ * a Request (and msw's clone of it, with its teed body, headers and signals) kept alive for the whole
+ * stream is promoted to the old generation, and copying those objects is most of a young-generation GC
+ * pause while hundreds of streams a second are starting.
  */
-export function attachFrameSink(body: ReadableStream<Uint8Array> | null, sink: FrameSink): boolean {
+export function attachFrameSink(body: ReadableStream<Uint8Array> | null, sink: FrameSink): (() => void) | undefined {
   const generation = body ? (body as unknown as Record<symbol, Generation | undefined>)[GENERATION] : undefined
-  return generation ? generation.attach(sink) : false
+  if (!generation?.attach(sink)) return undefined
+  return () => generation.disconnect()
 }
 /** How often a generation with no stream to write to still bills its progress. */
 const BILLING_TICK_MS = 100
@@ -57,6 +66,7 @@ export class Generation implements Wakeable {
   private readonly hooks: GenerationHooks
   private readonly encoder: StreamEncoder | undefined
   private readonly pingIntervalMs: number
+  private readonly timing: EmissionTiming | undefined
   private readonly receivedAt: number
   /** Where the stream ends: the plan's length, or the token after which a mid-stream error is sent. */
   private readonly limit: number
@@ -69,6 +79,8 @@ export class Generation implements Wakeable {
   private pulled = false
   private billed = 0
   private emitted = 0
+  /** Delay of the last event written (see EmissionTiming); undefined before the first. */
+  private lastDelayMs: number | undefined
   private nextPingAt: number
   private stopAt: number | undefined
   private done = false
@@ -83,6 +95,8 @@ export class Generation implements Wakeable {
     /** Present for streaming responses. */
     encoder?: StreamEncoder
     pingIntervalMs: number
+    /** Where to record how punctually events are written. */
+    timing?: EmissionTiming
   }) {
     this.record = args.record
     this.plan = args.plan
@@ -91,6 +105,7 @@ export class Generation implements Wakeable {
     this.hooks = args.hooks
     this.encoder = args.encoder
     this.pingIntervalMs = args.pingIntervalMs
+    this.timing = args.timing
     this.receivedAt = args.record.receivedAtMs
     this.limit = this.plan.fault?.kind === 'mid_stream_error' ? this.plan.fault.afterTokens : this.plan.outputTokens
     this.nextPingAt = this.pingIntervalMs > 0 ? this.receivedAt + this.pingIntervalMs : Number.POSITIVE_INFINITY
@@ -214,8 +229,23 @@ export class Generation implements Wakeable {
       this.emitted = eventEnd
     }
     if (frames) this.write(frames)
-    if (this.emitted > from) this.hooks.emitted(this.emitted - from)
+    if (this.emitted > from) {
+      this.hooks.emitted(this.emitted - from)
+      if (this.timing) this.timeEvents(from)
+    }
     this.record.emittedOutputTokens = this.emitted
+  }
+
+  /** Records the delay of each event just written, from token `from` up to `this.emitted`. */
+  private timeEvents(from: number): void {
+    const writtenAt = this.clock.nowMs()
+    for (let end = from; end < this.emitted; ) {
+      end = Math.min(end + this.plan.tokensPerEvent, this.limit)
+      const due = this.receivedAt + tokenTimeMs(this.plan, end - 1)
+      const delay = writtenAt - due
+      this.timing!.record(due, delay, this.lastDelayMs)
+      this.lastDelayMs = delay
+    }
   }
 
   private bill(generated: number): void {

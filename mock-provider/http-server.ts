@@ -54,8 +54,11 @@ export async function serveHandlers(handlers: RequestHandler[], options: ServeOp
 async function respond(handlers: RequestHandler[], options: ServeOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const abort = new AbortController()
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined
+  // Set when a generation writes its frames straight to the socket (see streamFrames).
+  let disconnectDirect: (() => void) | undefined
   const onClose = () => {
     if (res.writableFinished) return
+    disconnectDirect?.()
     abort.abort(new Error('client disconnected'))
     reader?.cancel().catch(() => {})
   }
@@ -67,25 +70,18 @@ async function respond(handlers: RequestHandler[], options: ServeOptions, req: I
       await response.body?.cancel().catch(() => {})
       return
     }
-    const headers: Record<string, string | string[]> = {}
-    response.headers.forEach((value, key) => {
-      headers[key] = key === 'set-cookie' ? response.headers.getSetCookie() : value
-    })
-    // Answered before the request body was read to its end (e.g. 413): close the connection after this
-    // response instead of leaving unread body bytes in front of the next request on it.
-    if (!req.complete) headers['connection'] = 'close'
-    res.writeHead(response.status, headers)
+    res.writeHead(response.status, headersOf(response, req))
     if (!response.body) {
       res.end()
       return
     }
     // Send headers now: an SSE client waiting for its first byte during a long TTFT must see the 200.
     res.flushHeaders()
-    const direct = streamFrames(response.body, res)
-    if (direct) {
-      await direct
-      return
-    }
+    disconnectDirect = streamFrames(response.body, res)
+    // The generation writes and ends the response itself, and onClose stays registered to tell it when the
+    // client leaves. Returning now, rather than awaiting the end, is what lets the Request and Response be
+    // collected while the stream goes on (see attachFrameSink).
+    if (disconnectDirect) return
     reader = response.body.getReader()
     for (;;) {
       const { done, value } = await reader.read()
@@ -102,9 +98,19 @@ async function respond(handlers: RequestHandler[], options: ServeOptions, req: I
       res.destroy()
     }
   } finally {
-    res.off('close', onClose)
+    if (!disconnectDirect) res.off('close', onClose)
     reader?.releaseLock()
   }
+}
+
+/** The Response's headers for writeHead. A loop, not a callback: a closure over the Response would keep it alive. */
+function headersOf(response: Response, req: IncomingMessage): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {}
+  for (const [key, value] of response.headers) headers[key] = key === 'set-cookie' ? response.headers.getSetCookie() : value
+  // Answered before the request body was read to its end (e.g. 413): close the connection after this
+  // response instead of leaving unread body bytes in front of the next request on it.
+  if (!req.complete) headers['connection'] = 'close'
+  return headers
 }
 
 /**
@@ -150,16 +156,14 @@ function readSmallBody(req: IncomingMessage, length: number): Promise<Buffer | u
 
 /**
  * Writes a Generation's frames straight to the response, one write per event, when the body is one
- * (see attachFrameSink). Resolves when the generation ends or the client goes away; undefined otherwise.
+ * (see attachFrameSink), and returns the function to call when the client goes away; undefined otherwise.
  */
-function streamFrames(body: ReadableStream<Uint8Array>, res: ServerResponse): Promise<void> | undefined {
-  let resolve!: () => void
-  const finished = new Promise<void>((r) => (resolve = r))
+function streamFrames(body: ReadableStream<Uint8Array>, res: ServerResponse): (() => void) | undefined {
   // With chunked framing done here, one socket write per event instead of ServerResponse's three
   // buffered writes, cork and nextTick uncork; res.end() still writes the terminating chunk.
   const socket = res.socket
   const ownFraming = res.chunkedEncoding && socket !== null
-  const attached = attachFrameSink(body, {
+  return attachFrameSink(body, {
     write: (frames) => {
       if (res.destroyed) return
       if (ownFraming) socket!.write(`${Buffer.byteLength(frames).toString(16)}\r\n${frames}\r\n`)
@@ -167,12 +171,8 @@ function streamFrames(body: ReadableStream<Uint8Array>, res: ServerResponse): Pr
     },
     close: () => {
       if (!res.destroyed) res.end()
-      resolve()
     },
   })
-  if (!attached) return undefined
-  res.once('close', resolve)
-  return finished
 }
 
 function drainOrClose(res: ServerResponse): Promise<void> {

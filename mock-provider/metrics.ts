@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Quantiles, TimingSummary } from './timing.ts'
 
 /**
  * Prometheus metrics, each on the provider's own registry (never prom-client's global one, so two
@@ -25,8 +26,10 @@ export class ProviderMetrics {
     registers: [this.registry],
   })
   readonly active: Gauge
+  readonly eventDelay: Gauge
+  readonly eventJitter: Gauge
 
-  constructor(activeCount: () => number) {
+  constructor(activeCount: () => number, timing: () => TimingSummary) {
     this.active = new Gauge({
       name: 'cancelbench_active_generations',
       help: 'Generations in progress',
@@ -35,6 +38,10 @@ export class ProviderMetrics {
         this.set(activeCount())
       },
     })
+    // Gauges with a quantile label, read off the provider's HdrHistograms at scrape: a prom-client Summary
+    // would cost an observe() per event on the hot path.
+    this.eventDelay = quantileGauge(this, 'cancelbench_event_delay_seconds', 'Stream event written - due (its last token generated), since reset', () => timing().delayMs)
+    this.eventJitter = quantileGauge(this, 'cancelbench_event_jitter_seconds', "|Gap between a stream's events - planned gap|, since reset", () => timing().jitterMs)
   }
 
   text(): Promise<string> {
@@ -57,6 +64,22 @@ function publishedCounter(metrics: ProviderMetrics, name: string, help: string, 
     collect() {
       this.reset()
       this.inc(metrics.totals[key])
+    },
+  })
+}
+
+/** A gauge per quantile (0.5, 0.99, 1 = max) of a millisecond summary, published in seconds. */
+function quantileGauge(metrics: ProviderMetrics, name: string, help: string, read: () => Quantiles): Gauge {
+  return new Gauge({
+    name,
+    help,
+    labelNames: ['quantile'],
+    registers: [metrics.registry],
+    collect() {
+      const q = read()
+      this.set({ quantile: '0.5' }, q.p50 / 1000)
+      this.set({ quantile: '0.99' }, q.p99 / 1000)
+      this.set({ quantile: '1' }, q.max / 1000)
     },
   })
 }

@@ -6,6 +6,7 @@ import type { ApiFormat, ErrorKind, ParsedRequest, ResponseContext } from './api
 import { monotonicClock, roundMs, type Clock } from './clock.ts'
 import { findMarker } from './correlation.ts'
 import { Generation } from './generation.ts'
+import { EmissionTiming } from './timing.ts'
 import { Ledger, type ApiName, type LedgerRecord } from './ledger.ts'
 import { ProviderMetrics } from './metrics.ts'
 import { resolveProviderOptions, type ProviderOptions, type ProviderOptionsInput } from './options.ts'
@@ -40,6 +41,8 @@ export class ProviderCore {
   readonly metrics: ProviderMetrics
   readonly scheduler: Scheduler
   readonly active = new Map<string, Generation>()
+  /** How punctually stream events are written (also in /metrics). */
+  readonly timing = new EmissionTiming()
   private readonly rateLimiter: RateLimiter
   private sequence = 0
 
@@ -47,7 +50,7 @@ export class ProviderCore {
     this.options = resolveProviderOptions(input)
     this.clock = clock
     this.ledger = new Ledger(this.options.ledgerFile)
-    this.metrics = new ProviderMetrics(() => this.active.size)
+    this.metrics = new ProviderMetrics(() => this.active.size, () => this.timing.summary())
     this.scheduler = new Scheduler(clock)
     this.rateLimiter = new RateLimiter(this.options.rateLimits, clock)
   }
@@ -113,6 +116,7 @@ export class ProviderCore {
   reset(): void {
     this.ledger.clear()
     this.metrics.reset()
+    this.timing.reset()
     this.sequence = 0
   }
 
@@ -163,6 +167,7 @@ export class ProviderCore {
       scheduler: this.scheduler,
       encoder: parsed.stream ? api.encoder(ctx) : undefined,
       pingIntervalMs: api.name === 'anthropic' ? this.options.pingIntervalMs : 0,
+      timing: this.timing,
       hooks: {
         billed: (n) => {
           this.metrics.totals.outputTokensGenerated += n

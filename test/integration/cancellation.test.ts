@@ -1,4 +1,6 @@
 import { request as httpRequest } from 'node:http'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { LedgerRecord, ProviderCore } from '../../mock-provider/index.ts'
 import { MODES, newId, recordOf, startHarness, type Harness } from '../helpers/provider-modes.ts'
@@ -165,6 +167,12 @@ describe.each(MODES)('cancellation (%s)', (mode) => {
   })
 })
 
+/** A full garbage collection (the flag is accepted at run time; the function comes from a fresh context). */
+function fullGc(): void {
+  setFlagsFromString('--expose-gc')
+  ;(runInNewContext('gc') as () => void)()
+}
+
 /** Raw sockets: only over HTTP. Both a graceful close (FIN) and a reset (RST) must be noticed. */
 describe('cancellation by socket (http)', () => {
   let h: Harness
@@ -173,7 +181,9 @@ describe('cancellation by socket (http)', () => {
   })
   afterAll(() => h.close())
 
-  for (const how of ['destroy', 'reset'] as const) {
+  // 'gc-then-destroy': the HTTP adapter lets the Request and Response go once frames flow straight to the
+  // socket, so the disconnect must reach the generation without them; a full GC before the close proves it.
+  for (const how of ['destroy', 'reset', 'gc-then-destroy'] as const) {
     it(`socket ${how} after N deltas stops the generation`, async () => {
       const id = newId(how)
       const deltas = await new Promise<number>((resolve, reject) => {
@@ -183,6 +193,7 @@ describe('cancellation by socket (http)', () => {
           res.on('data', (chunk: string) => {
             count += chunk.split('event: content_block_delta').length - 1
             if (count >= BREAK_AFTER) {
+              if (how === 'gc-then-destroy') fullGc()
               if (how === 'reset') req.socket?.resetAndDestroy()
               else req.destroy()
               resolve(count)

@@ -279,6 +279,40 @@ describe('on an injected clock', () => {
       vi.useRealTimers()
     }
   })
+  it('records each event\'s delay and jitter as the provider writes it (EmissionTiming)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    let now = 1000
+    const clock = { epochMs: 0, nowMs: () => now }
+    // Tokens due at 1010, 1020, 1030 (one per event).
+    const core = new ProviderCore({ timing: { ttftMs: 10, tokensPerSecond: 100, outputTokens: 3 } }, clock)
+    try {
+      const response = await core.handle(request('anthropic', anthropicBody(newId())), 'anthropic')
+      const reader = response.body!.getReader()
+      const step = async (to: number) => {
+        now = to
+        vi.advanceTimersByTime(1)
+        await Promise.resolve()
+      }
+      for (let t = 1001; t <= 1019; t++) await step(t)
+      // The provider is stalled from 1019 to 1027: the second event goes out 7 ms late.
+      await step(1027)
+      for (let t = 1028; t <= 1035; t++) await step(t)
+      const { events, delayMs, jitterMs } = core.timing.summary()
+      expect(events).toBe(3)
+      expect(delayMs.max).toBeCloseTo(7, 1)
+      expect(delayMs.p50).toBeCloseTo(0, 1)
+      // 0 -> 7 -> 0: both gaps are off by 7 ms.
+      expect(jitterMs.p50).toBeCloseTo(7, 1)
+      const metrics = await core.metrics.text()
+      expect(metrics).toMatch(/cancelbench_event_delay_seconds\{quantile="1"\} 0\.007/)
+      core.reset()
+      expect(core.timing.summary().events).toBe(0)
+      await reader.cancel()
+    } finally {
+      core.close()
+      vi.useRealTimers()
+    }
+  })
 })
 
 describe('tokensPerEvent chunking', () => {
