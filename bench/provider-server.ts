@@ -66,6 +66,7 @@ function stats(): ProviderStats {
     schedulerLagMs: provider.core.scheduler.lastLagMs,
     loopDelay: { p50: ns(loopDelay.percentile(50)), p99: ns(loopDelay.percentile(99)), max: ns(loopDelay.max) },
     loopUtilization: performance.eventLoopUtilization(eluMark).utilization,
+    timing: provider.core.timing.summary(),
     timeOrigin: performance.timeOrigin,
     gc: gcPauses,
   }
@@ -81,6 +82,12 @@ process.on('message', (message: ProviderRequest) => {
       loopDelay.reset()
       eluMark = performance.eventLoopUtilization()
       gcPauses = []
+      provider.core.timing.reset()
+      // Unix ms to the provider's clock (performance.now(), which every generation's times are on).
+      provider.core.timing.window = message.timingUnixMs && {
+        from: message.timingUnixMs.from - performance.timeOrigin,
+        to: message.timingUnixMs.to - performance.timeOrigin,
+      }
       reply({ id: message.id, ok: true })
       return
     case 'shutdown':

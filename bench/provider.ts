@@ -51,7 +51,7 @@ async function measureLevel(ctx: StepContext, config: BenchConfig, tokensPerEven
     `    ${f.passed ? 'pass' : 'FAIL'}: ok ${f.ok}/${n}, jitter p99 steady ${fmtMs(f.jitterSteady.p99)} ms (window ${fmtInt(f.steadyWindowMs)} ms), ` +
       `all gaps ${fmtMs(f.jitter.p99)} ms, head p99 ${fmtMs(f.head.p99)} ms, start late p99 ${fmtMs(f.firstDeltaLate.p99)} ms (${fmtInt(f.headOver1s)} heads >= 1 s; machine-wide accept-queue overflows ${fmtInt(f.listenOverflows)}); ${fmtInt(f.tokensPerSecSteady)} tokens/s; ` +
       `provider CPU ${fmtInt(f.providerCpuPctSteady)}%, ${fmtMs(f.cpuMsPer1kFramesSteady)} ms/1k events, setup ${fmtMs(f.setupCpuMsPerStream)} ms/stream; ` +
-      `steady GC pauses > 5 ms: ${f.gcSteady.over5ms} (longest ${fmtMs(f.gcSteady.maxMs)} ms); client CPU ${fmtInt(f.clientCpuPctSteady)}%, CPU pressure ${fmtInt(f.cpuPressurePctSteady)}%` +
+      `provider-side jitter p99 ${fmtMs(f.providerTiming.jitterMs.p99)} (max ${fmtMs(f.providerTiming.jitterMs.max)}, delay p99 ${fmtMs(f.providerTiming.delayMs.p99)}) ms over ${fmtInt(f.providerTiming.events)} events; loop delay p99/max ${fmtMs(f.providerLoopDelayP99)}/${fmtMs(f.providerLoopDelayMax)} ms; steady GC pauses > 5 ms: ${f.gcSteady.over5ms} (longest ${fmtMs(f.gcSteady.maxMs)} ms); client CPU ${fmtInt(f.clientCpuPctSteady)}%, loop delay p99 ${fmtMs(f.clientLoopDelayP99)} ms, CPU pressure ${fmtInt(f.cpuPressurePctSteady)}%` +
       (f.errorSamples.length ? `; errors: ${f.errorSamples.join(' | ')}` : '') +
       (f.ledgerMismatches ? `; ${f.ledgerMismatches} ledger mismatches` : ''),
   )

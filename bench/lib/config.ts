@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import type { Criterion } from './analyse.ts'
 
 export interface DisconnectLevel {
   background: number
@@ -25,7 +26,7 @@ export interface BenchConfig {
   /** How long every stream of a step is open at the same time (the steady window); streams are made that much longer than the ramp. */
   holdMs: number
   /** Which jitter decides pass/fail: gaps while all N streams are open ("steady"), or every gap including the ramp ("all"). */
-  criterion: 'steady' | 'all'
+  criterion: Criterion
   maxJitterP99Ms: number
   disconnectStreams: number
   disconnectAfterDeltas: number
@@ -93,7 +94,10 @@ export const HELP = `usage: node bench/provider.ts [options]
   --ramp-per-s N             new streams per second while a step starts its streams (500)
   --min-stagger-ms N         shortest spread of a step's stream starts (full: 1000)
   --hold-ms N                how long all N streams of a step are open together (full: 3000)
-  --criterion steady|all     jitter that decides pass/fail: while all N are open (default), or every gap
+  --criterion provider|steady|all
+                             jitter that decides pass/fail: the provider's own record of when it wrote
+                             each event in the steady window (default); the load generator's arrival times
+                             while all N are open; or its arrival times over every gap, ramp included
   --max-jitter-ms N          p99 inter-token jitter a step may have and still pass (5)
   --disconnect-streams N     cancelled streams per disconnect level (full: 200)
   --disconnect-levels L      background:tokensPerEvent pairs (full: 0:1,1000:1,5000:5)
@@ -150,8 +154,8 @@ export function parseConfig(argv: string[]): BenchConfig | 'help' {
   }
   const list = (name: string, raw: string | undefined, fallback: number[], min: number): number[] =>
     raw === undefined ? fallback : raw.split(',').map((part) => int(name, part.trim(), 0, min))
-  const criterion = values.criterion ?? 'steady'
-  if (criterion !== 'steady' && criterion !== 'all') throw new UsageError(`--criterion ${criterion}: expected steady or all`)
+  const criterion = values.criterion ?? 'provider'
+  if (criterion !== 'steady' && criterion !== 'all' && criterion !== 'provider') throw new UsageError(`--criterion ${criterion}: expected steady, all or provider`)
   const maxJitter = values['max-jitter-ms'] === undefined ? 5 : Number(values['max-jitter-ms'])
   if (!(maxJitter > 0)) throw new UsageError(`--max-jitter-ms ${values['max-jitter-ms']}: expected a number > 0`)
   const transport = values.client ?? 'net'

@@ -119,7 +119,6 @@ const cpuUs = () => {
 export async function runStep(ctx: StepContext, config: StepConfig): Promise<StepRun> {
   const { provider, agent, controlAgent } = ctx
   await post(provider.url, '/_cancelbench/reset', controlAgent)
-  await provider.window()
   const clientLoop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
   clientLoop.enable()
 
@@ -129,6 +128,7 @@ export async function runStep(ctx: StepContext, config: StepConfig): Promise<Ste
   const cancels = cancel ? Array.from({ length: cancel.streams }, (_, i) => new BenchStream(`bench-${config.label}-c${i}`, cancel.shape, cancel.afterDeltas)) : []
   const schedule: { at: number; stream: BenchStream }[] = []
   const t0 = performance.now() + 20
+  await provider.window(plannedSteadyWindowUnixMs(config, t0))
   full.forEach((stream, i) => schedule.push({ at: t0 + (i * config.staggerMs) / config.streams, stream }))
   if (cancel) cancels.forEach((stream, i) => schedule.push({ at: t0 + cancel.startDelayMs + (i * cancel.staggerMs) / cancel.streams, stream }))
   schedule.sort((a, b) => a.at - b.at)
@@ -186,6 +186,21 @@ export async function runStep(ctx: StepContext, config: StepConfig): Promise<Ste
     providerEnd,
     ledger: body.records,
     listenOverflows: listenOverflows() - overflowsStart,
+  }
+}
+
+/**
+ * The steady window as planned (Unix ms, by when events are due): from the last stream's first event to the
+ * first stream's last, the provider-side counterpart of analyse.ts's `steadyWindow`, which is taken from
+ * arrivals. The provider records its emission timing only for events due inside it.
+ */
+function plannedSteadyWindowUnixMs(config: StepConfig, t0: number): { from: number; to: number } {
+  const { ttftMs, tokensPerSecond, tokensPerEvent, outputTokens } = config.shape
+  const tokenAt = (index: number) => ttftMs + (index * 1000) / tokensPerSecond
+  const lastStart = t0 + (config.staggerMs * (config.streams - 1)) / Math.max(1, config.streams)
+  return {
+    from: performance.timeOrigin + lastStart + tokenAt(Math.min(tokensPerEvent, outputTokens) - 1),
+    to: performance.timeOrigin + t0 + tokenAt(outputTokens - 1),
   }
 }
 

@@ -1,3 +1,5 @@
+import type { TimingSummary } from '../../mock-provider/timing.ts'
+
 /**
  * The control channel between the benchmark (parent) and the provider process (child), over the IPC
  * channel `fork` opens. It is deliberately not an HTTP route: the provider's own routes are what is being
@@ -6,8 +8,11 @@
 
 export type ProviderRequest =
   | { id: number; op: 'stats' }
-  /** Starts a new measurement window: event-loop delay histogram and utilisation restart from zero. */
-  | { id: number; op: 'window' }
+  /**
+   * Starts a new measurement window: event-loop delay histogram, utilisation and emission timing restart
+   * from zero. Emission timing counts only events due in `timingUnixMs` (Unix ms), when given.
+   */
+  | { id: number; op: 'window'; timingUnixMs?: { from: number; to: number } }
   | { id: number; op: 'shutdown' }
 
 export interface ProviderStats {
@@ -26,6 +31,8 @@ export interface ProviderStats {
   loopUtilization: number
   /** The provider's performance.timeOrigin (Unix ms), to put `gc` times on the bench's clock. */
   timeOrigin: number
+  /** The provider's own record of how punctually it wrote events (see mock-provider/timing.ts), since the last `window`. */
+  timing: TimingSummary
   /** Garbage-collection pauses since the last `window` request: start (provider performance.now() ms), duration ms, kind. */
   gc: GcPause[]
 }

@@ -96,9 +96,9 @@ export class ProviderProcess {
     return reply.stats
   }
 
-  /** Starts a new measurement window for the event-loop figures. */
-  async window(): Promise<void> {
-    const reply = await this.request('window')
+  /** Starts a new measurement window for the event-loop and emission-timing figures. */
+  async window(timingUnixMs?: { from: number; to: number }): Promise<void> {
+    const reply = await this.request('window', 5_000, { timingUnixMs })
     if (!reply.ok) throw new Error(`provider window failed: ${reply.error}`)
   }
 
@@ -125,7 +125,7 @@ export class ProviderProcess {
     if (!this.exited && this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL')
   }
 
-  private request(op: Op, timeoutMs = 5_000): Promise<ProviderReply> {
+  private request(op: Op, timeoutMs = 5_000, extra: Record<string, unknown> = {}): Promise<ProviderReply> {
     if (this.exited || !this.child.connected) return Promise.reject(new Error('provider process is not running'))
     const id = this.nextId++
     return new Promise<ProviderReply>((resolve, reject) => {
@@ -143,7 +143,7 @@ export class ProviderProcess {
           reject(e)
         },
       })
-      this.child.send({ id, op } satisfies ProviderRequest)
+      this.child.send({ ...extra, id, op } as ProviderRequest)
     })
   }
 }
