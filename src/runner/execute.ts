@@ -1,8 +1,8 @@
-import { Agent } from 'node:http'
 import type { Scenario } from '../scenario/schema.ts'
 import type { RunPlan, StreamPlan } from './plan.ts'
 import { StreamRecorder } from './recorder.ts'
 import type { ClientSample } from './sample.ts'
+import type { OpenConnections } from './transports/http-stream.ts'
 import { runChunked } from './transports/chunked.ts'
 import { runSse } from './transports/sse.ts'
 import { runWs } from './transports/ws.ts'
@@ -45,12 +45,12 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
     stoppedBy ??= 'duration'
     stop.abort()
   }, load.maxDurationMs)
-  // No keep-alive: each stream gets its own connection, as each browser tab's request would, and a
-  // reset or half-close affects exactly one stream.
-  const agent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY })
+  // Each stream gets its own connection, as each browser tab's request would, and a reset or half-close
+  // affects exactly one stream. Whatever is still open when the run ends is destroyed.
+  const connections: OpenConnections = new Set()
   const samples: ClientSample[] = []
   const runOne = async (stream: StreamPlan) => {
-    const sample = await startStream(stream, options, stop.signal, agent)
+    const sample = await startStream(stream, options, stop.signal, connections)
     samples.push(sample)
     options.onSample?.(sample)
   }
@@ -61,18 +61,19 @@ export async function execute(options: ExecuteOptions): Promise<ExecuteResult> {
   } finally {
     clearTimeout(cap)
     signal.removeEventListener('abort', onSignal)
-    agent.destroy()
+    for (const connection of connections) void Promise.resolve(connection.destroy()).catch(() => {})
+    connections.clear()
   }
   samples.sort((a, b) => a.index - b.index)
   return { samples, stoppedBy }
 }
 
-function startStream(stream: StreamPlan, options: ExecuteOptions, runSignal: AbortSignal, agent: Agent): Promise<ClientSample> {
+function startStream(stream: StreamPlan, options: ExecuteOptions, runSignal: AbortSignal, connections: OpenConnections): Promise<ClientSample> {
   const { transport, load, graceMs } = options.scenario
   const recorder = new StreamRecorder({ stream, baseUrl: options.baseUrl, now: options.now, runSignal, idleTimeoutMs: load.streamTimeoutMs, graceMs })
   try {
-    if (transport.type === 'sse') runSse(recorder, transport, options.baseUrl, agent)
-    else if (transport.type === 'chunked') runChunked(recorder, transport, options.baseUrl, agent)
+    if (transport.type === 'sse') runSse(recorder, transport, options.baseUrl, connections)
+    else if (transport.type === 'chunked') runChunked(recorder, transport, options.baseUrl, connections)
     else runWs(recorder, transport, options.baseUrl)
   } catch (error) {
     recorder.onError((error as Error).message)

@@ -1,8 +1,7 @@
-import type { Agent } from 'node:http'
 import type { Transport } from '../../scenario/schema.ts'
 import type { StreamRecorder } from '../recorder.ts'
 import { fillTemplate } from '../template.ts'
-import { runHttpStream } from './http-stream.ts'
+import { runHttpStream, type OpenConnections } from './http-stream.ts'
 
 type ChunkedTransport = Extract<Transport, { type: 'chunked' }>
 
@@ -11,7 +10,7 @@ type ChunkedTransport = Extract<Transport, { type: 'chunked' }>
  * chunks (each chunk is one).
  * The end of the body is the only "done" such a stream has.
  */
-export function runChunked(recorder: StreamRecorder, transport: ChunkedTransport, baseUrl: string, agent: Agent): void {
+export function runChunked(recorder: StreamRecorder, transport: ChunkedTransport, baseUrl: string, connections: OpenConnections): void {
   const { stream } = recorder.context
   const decoder = new TextDecoder()
   let partial = ''
@@ -23,7 +22,7 @@ export function runChunked(recorder: StreamRecorder, transport: ChunkedTransport
       headers: transport.headers,
       body: transport.method === 'GET' ? undefined : fillTemplate(transport.body, { prompt: stream.prompt, id: stream.id }),
     },
-    agent,
+    connections,
     (chunk) => {
       if (transport.split === 'chunk') return recorder.onToken()
       const lines = (partial + decoder.decode(chunk, { stream: true })).split('\n')

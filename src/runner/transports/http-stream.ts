@@ -1,5 +1,6 @@
-import { Agent, request as httpRequest, type ClientRequest } from 'node:http'
-import { request as httpsRequest } from 'node:https'
+import { connect as netConnect, type Socket } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
+import { Client, type Dispatcher } from 'undici'
 import type { StreamRecorder } from '../recorder.ts'
 
 export interface HttpStreamRequest {
@@ -9,18 +10,26 @@ export interface HttpStreamRequest {
   body: string | undefined
 }
 
+/** Connections still open, destroyed when the run ends (a FIN-aborted stream may still be draining). */
+export type OpenConnections = Set<{ destroy(): unknown }>
+
 /**
  * Opens one streaming HTTP request and feeds its body to `onChunk`.
  *
  * Streams planned to be aborted with `abort` go through fetch and an AbortController, as a browser's
- * Stop button does. The others use node:http, which exposes the socket for the TCP-level modes:
- * `rst` resets the connection (RST, what a crashed client or a proxy timeout looks like) and `fin`
- * half-closes it (FIN, a graceful close) and drains what is still in flight, because closing a socket with
- * unread data makes the kernel send RST instead of FIN.
+ * Stop button does. The others use an undici Client of their own whose socket this code opens, for the
+ * TCP-level modes: `rst` resets the connection (RST, what a crashed client or a proxy timeout looks like)
+ * and `fin` half-closes it (FIN, a graceful close) and drains what is still in flight, because closing a
+ * socket with unread data makes the kernel send RST instead of FIN.
+ *
+ * Why undici's dispatch API and not node:http: the runner timestamps every token, and measured in
+ * bench/runner.ts, node:http's per-chunk path (llhttp binding, IncomingMessage stream, 'data' events) was
+ * about three quarters of the runner's CPU per token. Dispatch hands each body chunk straight to a
+ * callback. Each stream still has its own connection (no keep-alive), as each browser tab's request would.
  */
-export function runHttpStream(recorder: StreamRecorder, req: HttpStreamRequest, agent: Agent, onChunk: (chunk: Uint8Array) => void): void {
+export function runHttpStream(recorder: StreamRecorder, req: HttpStreamRequest, connections: OpenConnections, onChunk: (chunk: Uint8Array) => void): void {
   if (recorder.plannedAbortMode === 'abort') void viaFetch(recorder, req, onChunk)
-  else viaNodeHttp(recorder, req, agent, onChunk)
+  else viaDispatch(recorder, req, connections, onChunk)
 }
 
 async function viaFetch(recorder: StreamRecorder, req: HttpStreamRequest, onChunk: (chunk: Uint8Array) => void): Promise<void> {
@@ -46,45 +55,76 @@ async function viaFetch(recorder: StreamRecorder, req: HttpStreamRequest, onChun
   }
 }
 
-function viaNodeHttp(recorder: StreamRecorder, req: HttpStreamRequest, agent: Agent, onChunk: (chunk: Uint8Array) => void): void {
+/** How long a FIN-aborted stream may keep draining before its socket is destroyed. */
+const FIN_DRAIN_MS = 5_000
+
+function viaDispatch(recorder: StreamRecorder, req: HttpStreamRequest, connections: OpenConnections, onChunk: (chunk: Uint8Array) => void): void {
   const url = new URL(req.url)
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest
-  const request: ClientRequest = send(url, { method: req.method, headers: req.headers, agent })
+  let socket: Socket | undefined
+  const client = new Client(url.origin, {
+    // The runner has its own time limits (streamTimeoutMs, the run's cap); undici's must not cut a stream first.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    // The socket is opened here so that the abort modes can reach it.
+    connect: (options, callback) => {
+      const tls = url.protocol === 'https:'
+      const port = Number(options.port) || (tls ? 443 : 80)
+      const s = tls ? tlsConnect({ host: options.hostname, port, servername: options.servername ?? options.hostname }) : netConnect({ host: options.hostname, port })
+      socket = s
+      s.setNoDelay(true)
+      s.once(tls ? 'secureConnect' : 'connect', () => callback(null, s))
+      s.once('error', (error) => callback(error, null))
+    },
+  })
+  connections.add(client)
+  const release = () => {
+    connections.delete(client)
+    void client.destroy().catch(() => {})
+  }
   recorder.setAborter((mode) => {
-    const socket = request.socket
-    if (!socket) return void request.destroy()
+    if (!socket) return release()
     if (mode === 'rst') socket.resetAndDestroy()
     else if (mode === 'fin') {
       socket.end()
-      // Keep reading so the close stays a FIN; give up after a while.
-      socket.resume()
-      setTimeout(() => socket.destroy(), 5_000).unref()
-    } else request.destroy()
-  })
-  recorder.setCloser(() => {
-    if (!recorder.isAborted) request.destroy()
-  })
-  request.on('response', (response) => {
-    recorder.onResponse(response.statusCode ?? 0)
-    if ((response.statusCode ?? 0) >= 400) {
-      let text = ''
-      response.setEncoding('utf8')
-      response.on('data', (chunk: string) => (text += chunk))
-      response.on('end', () => recorder.onError(`HTTP ${response.statusCode}${text ? `: ${text.slice(0, 300)}` : ''}`))
+      // undici keeps reading, so the close stays a FIN; give up after a while.
+      setTimeout(release, FIN_DRAIN_MS).unref()
       return
     }
-    response.on('data', (chunk: Buffer) => {
+    release()
+  })
+  recorder.setCloser(() => {
+    if (!recorder.isAborted) release()
+  })
+  let status = 0
+  let errorBody: string | undefined
+  const handler: Dispatcher.DispatchHandler = {
+    // Required by undici's dispatch validation, even when there is nothing to do.
+    onRequestStart() {},
+    onResponseStart(_controller, statusCode) {
+      status = statusCode
+      recorder.onResponse(statusCode)
+      if (statusCode >= 400) errorBody = ''
+    },
+    onResponseData(_controller, chunk) {
+      if (errorBody !== undefined) {
+        if (errorBody.length < 300) errorBody += chunk.toString('utf8')
+        return
+      }
       if (recorder.isEnded) return
       recorder.onBytes(chunk.byteLength)
       onChunk(chunk)
-    })
-    response.on('end', () => recorder.onEof())
-    response.on('error', (error) => recorder.onError(describeNetworkError(error)))
-  })
-  request.on('error', (error) => {
-    if (!recorder.isEnded) recorder.onError(describeNetworkError(error))
-  })
-  request.end(req.body)
+    },
+    onResponseEnd() {
+      if (errorBody !== undefined) recorder.onError(`HTTP ${status}${errorBody ? `: ${errorBody.slice(0, 300)}` : ''}`)
+      else recorder.onEof()
+      release()
+    },
+    onResponseError(_controller, error) {
+      if (!recorder.isEnded) recorder.onError(describeNetworkError(error))
+      if (!recorder.isAborted) release()
+    },
+  }
+  client.dispatch({ path: url.pathname + url.search, method: req.method as Dispatcher.HttpMethod, headers: req.headers, body: req.body ?? null, reset: true }, handler)
 }
 
 /** "connection reset by the target" reads better than ECONNRESET. */

@@ -1,9 +1,8 @@
-import type { Agent } from 'node:http'
 import { createParser } from 'eventsource-parser'
 import type { Transport } from '../../scenario/schema.ts'
 import type { StreamRecorder } from '../recorder.ts'
 import { fillTemplate } from '../template.ts'
-import { runHttpStream } from './http-stream.ts'
+import { runHttpStream, type OpenConnections } from './http-stream.ts'
 
 type SseTransport = Extract<Transport, { type: 'sse' }>
 
@@ -12,7 +11,7 @@ type SseTransport = Extract<Transport, { type: 'sse' }>
  * as "[DONE]") ends the answer, `errorEvent` is the target reporting a failure. Comment lines (keepalives)
  * count as bytes for the idle-gap check but not as tokens.
  */
-export function runSse(recorder: StreamRecorder, transport: SseTransport, baseUrl: string, agent: Agent): void {
+export function runSse(recorder: StreamRecorder, transport: SseTransport, baseUrl: string, connections: OpenConnections): void {
   const { stream } = recorder.context
   const decoder = new TextDecoder()
   const parser = createParser({
@@ -32,7 +31,7 @@ export function runSse(recorder: StreamRecorder, transport: SseTransport, baseUr
       headers: { accept: 'text/event-stream', ...transport.headers },
       body: transport.method === 'GET' ? undefined : fillTemplate(transport.body, { prompt: stream.prompt, id: stream.id }),
     },
-    agent,
+    connections,
     (chunk) => parser.feed(decoder.decode(chunk, { stream: true })),
   )
 }
