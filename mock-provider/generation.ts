@@ -244,6 +244,7 @@ export class Generation implements Wakeable {
       const due = this.receivedAt + tokenTimeMs(this.plan, end - 1)
       const delay = writtenAt - due
       this.timing!.record(due, delay, this.lastDelayMs)
+      this.timing!.onEvent?.(this.record.correlationId, end, writtenAt)
       this.lastDelayMs = delay
     }
   }

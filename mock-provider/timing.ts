@@ -30,6 +30,12 @@ export class EmissionTiming {
   private readonly jitter: Histogram = build({ lowestDiscernibleValue: 1, numberOfSignificantValueDigits: 2 })
   /** Record only events due in [from, to] (provider clock ms); every event when unset. */
   window: { from: number; to: number } | undefined
+  /**
+   * Called for every event written, with the generation's correlation id, the output tokens sent so far
+   * and the write time (provider clock ms). For instruments that pair a client's arrival times with the
+   * provider's write times, as bench/runner.ts does to separate its own timing error from the provider's.
+   */
+  onEvent: ((correlationId: string | null, tokensSent: number, writtenAtMs: number) => void) | undefined
 
   /** `previousDelayMs` is undefined for a stream's first event, which has no gap before it. */
   record(dueMs: number, delayMs: number, previousDelayMs: number | undefined): void {

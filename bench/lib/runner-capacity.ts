@@ -92,6 +92,13 @@ export class ProviderChild {
     await this.request('window')
   }
 
+  /** Write times of every event since the last call, by correlation id (and forgets them). */
+  async writes(): Promise<Record<string, number[]>> {
+    const reply = await this.request('writes', 30_000)
+    if (!reply.ok || !reply.writes) throw new Error(`provider writes failed: ${reply.ok ? 'no writes' : reply.error}`)
+    return reply.writes
+  }
+
   async stats(): Promise<ChildStats> {
     const reply = await this.request('stats')
     if (!reply.ok || !reply.stats) throw new Error(`provider stats failed: ${reply.ok ? 'no stats' : reply.error}`)
@@ -160,7 +167,14 @@ export interface LevelResult {
   steadyToMs: number
   loopAll: LoopFigures
   loopSteady: LoopFigures
-  /** Runner stamp (on the provider clock) minus the provider's planned emission time, ms. */
+  /**
+   * The runner's own timing error: its stamp for a token (on the provider clock) minus the moment the
+   * provider wrote that token's event, ms. Loopback delivery, the runner's event-loop delay and a constant
+   * clock-offset error; the provider's lateness is not in it.
+   */
+  runnerErrorAll: Percentiles
+  runnerErrorSteady: Percentiles
+  /** Runner stamp (on the provider clock) minus the token's planned time: the runner's error plus the provider's lateness, ms. */
   tokenErrorAll: Percentiles
   tokenErrorSteady: Percentiles
   tokensAll: number
@@ -264,6 +278,8 @@ export async function runLevel(ctx: LevelContext, config: LevelConfig, label: st
   const { from, to } = steadyWindow(config)
 
   fullGc()
+  // Forget the write times of earlier levels (and of the warm-up).
+  await ctx.child.writes()
   const loopAll = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
   const loopSteady = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
   let cpuSteadyStart: NodeJS.CpuUsage | undefined
@@ -317,6 +333,7 @@ export async function runLevel(ctx: LevelContext, config: LevelConfig, label: st
   const wallMs = performance.now() - t0
   const cpuAll = process.cpuUsage(cpuAllStart)
   const overflows = listenOverflows() - overflowsBefore
+  const writes = await ctx.child.writes()
   const ids = new Set(runPlan.streams.map((s) => s.id))
   const records = await settleLedger(ctx.session, (id) => ids.has(id), 5_000, ctx.signal)
   const byId = new Map<string, LedgerRecord>()
@@ -327,6 +344,8 @@ export async function runLevel(ctx: LevelContext, config: LevelConfig, label: st
   const steadyTo = t0 + to
   const errAll: number[] = []
   const errSteady: number[] = []
+  const runnerAll: number[] = []
+  const runnerSteady: number[] = []
   const sendLate: number[] = []
   const requestLatency: number[] = []
   const errorSamples: string[] = []
@@ -353,14 +372,24 @@ export async function runLevel(ctx: LevelContext, config: LevelConfig, label: st
       fail(`${sample.id}: ${sample.tokenTimesMs.length} token events for ${stream.script.outputTokens} planned tokens (tokensPerEvent ${record.plan.tokensPerEvent})`)
       continue
     }
+    const written = writes[sample.id] ?? []
+    if (written.length !== sample.tokenTimesMs.length) {
+      fail(`${sample.id}: the provider wrote ${written.length} events, the runner stamped ${sample.tokenTimesMs.length}`)
+      continue
+    }
     ok++
     requestLatency.push(record.receivedAtMs - (sample.startedAtMs + offset))
     const due = record.receivedAtMs + record.plan.ttftMs
     const gap = 1000 / record.plan.tokensPerSecond
     sample.tokenTimesMs.forEach((stamp, i) => {
       const error = stamp + offset - (due + i * gap)
+      const runnerError = stamp + offset - written[i]!
       errAll.push(error)
-      if (stamp >= steadyFrom && stamp <= steadyTo) errSteady.push(error)
+      runnerAll.push(runnerError)
+      if (stamp >= steadyFrom && stamp <= steadyTo) {
+        errSteady.push(error)
+        runnerSteady.push(runnerError)
+      }
     })
   }
   for (let i = samples.length; i < runPlan.streams.length; i++) fail('stream not run (run stopped)')
@@ -379,6 +408,8 @@ export async function runLevel(ctx: LevelContext, config: LevelConfig, label: st
     steadyToMs: to,
     loopAll: loopFigures(loopAll),
     loopSteady: loopFigures(loopSteady),
+    runnerErrorAll: percentiles(runnerAll),
+    runnerErrorSteady: percentiles(runnerSteady),
     tokenErrorAll: percentiles(errAll),
     tokenErrorSteady: percentiles(errSteady),
     tokensAll: errAll.length,

@@ -4,7 +4,7 @@
  * lateness can be read separately from the runner's.
  *
  * Started with `fork` by bench/lib/runner-capacity.ts. Prints one line `{"url":...,"pid":...}` on stdout,
- * then answers IPC messages `{ id, op: 'window' | 'stats' | 'shutdown' }`. Exits when the parent goes away
+ * then answers IPC messages `{ id, op: 'window' | 'stats' | 'writes' | 'shutdown' }`. Exits when the parent goes away
  * (IPC 'disconnect'), so it can never outlive a bench run, and on SIGINT/SIGTERM.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
@@ -24,11 +24,23 @@ export interface ChildStats {
   runQueueWaitMs: number
 }
 
-export type ChildRequest = { id: number; op: 'window' | 'stats' | 'shutdown' }
-export type ChildReply = { id: number; ok: true; stats?: ChildStats } | { id: number; ok: false; error: string }
+/** 'writes' returns, and forgets, the write time (provider clock ms) of every event since the last 'writes', by correlation id. */
+export type ChildRequest = { id: number; op: 'window' | 'stats' | 'writes' | 'shutdown' }
+export type ChildReply = { id: number; ok: true; stats?: ChildStats; writes?: Record<string, number[]> } | { id: number; ok: false; error: string }
 
 // Provider defaults: every stream's timing comes from the marker the runner's plan puts in its prompt.
 const provider = await createMockProvider({ host: '127.0.0.1' })
+
+// When each event was written, per stream: the runner's timestamps are compared with these, so that its
+// timing error does not include the provider's own lateness (at tens of thousands of events per second
+// this provider is itself late by milliseconds; see the provider benchmark).
+let writes = new Map<string, number[]>()
+provider.core.timing.onEvent = (correlationId, _tokens, writtenAtMs) => {
+  if (correlationId === null) return
+  let times = writes.get(correlationId)
+  if (!times) writes.set(correlationId, (times = []))
+  times.push(writtenAtMs)
+}
 
 // Same 1 ms sampling as the runner side, so both loops' figures mean the same thing.
 const RESOLUTION_MS = 1
@@ -72,6 +84,11 @@ process.on('message', (message: ChildRequest) => {
     waitMark = runQueueWaitMs()
     reply({ id: message.id, ok: true })
   } else if (message.op === 'stats') reply({ id: message.id, ok: true, stats: stats() })
+  else if (message.op === 'writes') {
+    const taken = writes
+    writes = new Map()
+    reply({ id: message.id, ok: true, writes: Object.fromEntries(taken) })
+  }
   else if (message.op === 'shutdown') {
     reply({ id: message.id, ok: true })
     void shutdown(0)

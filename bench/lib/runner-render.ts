@@ -15,7 +15,8 @@ export interface LevelVerdict {
   pass: boolean
   /** Why it failed, one phrase per criterion missed. */
   reasons: string[]
-  tokenErrorIncreaseP99: number
+  /** The runner's own timing error p99 (stamp - provider write time) minus the baseline's. */
+  runnerErrorIncreaseP99: number
 }
 
 export interface RunnerResults {
@@ -45,10 +46,10 @@ export interface RunnerResults {
   }
 }
 
-/** A level passes with no stream errors, runner loop p99 <= 1 ms and token error p99 <= baseline + 1 ms. */
+/** A level passes with no stream errors, runner loop p99 <= 1 ms and the runner's own timing error p99 <= baseline + 1 ms. */
 export function judgeLevel(result: LevelResult, baseline: LevelResult): LevelVerdict {
   const reasons: string[] = []
-  const increase = result.tokenErrorSteady.p99 - baseline.tokenErrorSteady.p99
+  const increase = result.runnerErrorSteady.p99 - baseline.runnerErrorSteady.p99
   if (result.errors > 0) reasons.push(`${result.errors} stream errors`)
   // Fewer tokens than N streams x rate in the window: some streams had not started (or had stalled), so
   // this level did not actually hold N streams at once. Typically the provider accepting connections late.
@@ -56,11 +57,11 @@ export function judgeLevel(result: LevelResult, baseline: LevelResult): LevelVer
     reasons.push(`only ${Math.round(result.steadyShare * 100)}% of the planned tokens in the window (request latency p99 ${fmtMs(result.requestLatency.p99)} ms)`)
   }
   if (!(result.loopSteady.p99 <= BOUND_MS)) reasons.push(`runner loop delay p99 ${fmtMs(result.loopSteady.p99)} ms > ${BOUND_MS} ms`)
-  if (!(increase <= BOUND_MS)) reasons.push(`token error p99 ${fmtDeltaMs(increase)} ms over baseline > ${BOUND_MS} ms`)
-  return { result, pass: reasons.length === 0, reasons, tokenErrorIncreaseP99: increase }
+  if (!(increase <= BOUND_MS)) reasons.push(`runner timing error p99 ${fmtDeltaMs(increase)} ms over baseline > ${BOUND_MS} ms`)
+  return { result, pass: reasons.length === 0, reasons, runnerErrorIncreaseP99: increase }
 }
 
-const baseline = (c: NonNullable<RunnerResults['capacity']>) => c.baseline.tokenErrorSteady.p99
+const baseline = (c: NonNullable<RunnerResults['capacity']>) => c.baseline.runnerErrorSteady.p99
 
 /** The CI target is a bound a CI job relies on: met only if every run is within it. */
 function ciVerdict(walls: number[]): string {
@@ -83,7 +84,8 @@ export function render(r: RunnerResults): string {
   out.push(
     `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.totalMemGiB.toFixed(1)} GiB, Node ${m.node}, ${m.kernel}; ` +
       `1-min load average at start ${m.loadAvg1.toFixed(2)}, CPU pressure (PSI some avg60) ${Number.isFinite(m.cpuPressure) ? `${m.cpuPressure.toFixed(1)}%` : 'n/a'}` +
-      `${m.loadAvg1 > 0.5 || m.cpuPressure > 5 ? ' (other work was running: figures are pessimistic and noisy)' : ''}. ${r.fd.note}.`,
+      `${m.loadAvg1 > 0.5 || m.cpuPressure > 5 ? ' (other work was running: figures are pessimistic and noisy)' : ''}. ${r.fd.note}. ` +
+      `Runner node flags: ${m.nodeFlags ? `\`${m.nodeFlags}\` (the GC flags \`cancelbench run\` runs with, bin/runtime-flags.js)` : 'none'}.`,
   )
   if (r.capacity) out.push('', ...renderCapacity(r.capacity))
   if (r.ci) out.push('', ...renderCi(r.ci))
@@ -98,7 +100,7 @@ function renderCapacity(c: NonNullable<RunnerResults['capacity']>): string[] {
   out.push('### Capacity: concurrent SSE streams on one core with timing error <= 1 ms')
   out.push('')
   out.push(
-    `The runner (\`plan()\` + \`execute()\` from src/runner, SSE transport over node:http, its own clock-offset estimate) runs in the bench ` +
+    `The runner (\`plan()\` + \`execute()\` from src/runner, SSE transport over undici's dispatch API, its own clock-offset estimate) runs in the bench ` +
       `process, one Node thread = one core; the mock provider runs in a child process and is the runner's target (its Anthropic ` +
       `\`/v1/messages\`, \`content_block_delta\` = one token). Each stream: ${b.tokensPerSecond} tokens/s, 1 token per event, ` +
       `time to first token ${b.ttftMs} ms, ${first.outputTokens}+ tokens (~${Math.round((first.ttftMs + ((first.outputTokens - 1) * 1000) / first.tokensPerSecond) / 100) / 10} s); ` +
@@ -119,14 +121,20 @@ function renderCapacity(c: NonNullable<RunnerResults['capacity']>): string[] {
       'the provider\'s accept queue overflowed and SYNs were retried.',
   )
   out.push(
-    '- **token error**: runner stamp, converted to the provider clock with the runner\'s estimated offset, minus the provider\'s ' +
-      'planned emission time of that token (`receivedAtMs + ttftMs + i * 1000 / tokensPerSecond` from the ledger). It includes ' +
-      'loopback, the provider\'s 1 ms scheduler slots and its event loop; the **increase over a ' +
-      `${fmtInt(c.baseline.config.streams)}-stream baseline** is what load adds.`,
+    '- **runner timing error**: the runner\'s stamp for a token, converted to the provider clock with the runner\'s estimated offset, ' +
+      'minus the moment the provider wrote that token\'s event (the provider child records every write, `EmissionTiming.onEvent`). ' +
+      'It is loopback delivery plus the runner\'s own delay in stamping, plus a constant offset-estimate error; the **increase over a ' +
+      `${fmtInt(c.baseline.config.streams)}-stream baseline** is what load adds to the runner's error.`,
+  )
+  out.push(
+    '- **token error (end to end)**: the same stamp minus the token\'s *planned* time (`receivedAtMs + ttftMs + i * 1000 / tokensPerSecond` ' +
+      'from the ledger): the runner\'s error plus the provider\'s lateness (its 1 ms scheduler slots, event loop and GC). At 1 token per ' +
+      'event and tens of thousands of events per second the provider is itself late by milliseconds (see the provider benchmark), which is ' +
+      'why the bound is judged on the runner timing error.',
   )
   out.push(
     `- A level passes with 0 stream errors, at least ${MIN_STEADY_SHARE * 100}% of the planned tokens in the window (all N streams really streaming), ` +
-      `runner loop p99 <= ${BOUND_MS} ms and token error p99 <= baseline + ${BOUND_MS} ms; the sweep stops at the first failure.`,
+      `runner loop p99 <= ${BOUND_MS} ms and runner timing error p99 <= baseline + ${BOUND_MS} ms; the sweep stops at the first failure.`,
   )
   out.push('')
   const rows = [c.baseline, ...c.levels.map((l) => l.result)].map((res, i) => {
@@ -136,9 +144,10 @@ function renderCapacity(c: NonNullable<RunnerResults['capacity']>): string[] {
       `${fmtInt(res.ok)}/${fmtInt(res.config.streams)}`,
       `${fmtInt(res.tokensPerSecSteady)} (${Math.round(res.steadyShare * 100)}%)`,
       `${fmtMs(res.loopSteady.p50)} / ${fmtMs(res.loopSteady.p99)} / ${fmtMs(res.loopSteady.max)}`,
+      `${fmtMs(res.runnerErrorSteady.p50)} / ${fmtMs(res.runnerErrorSteady.p99)}`,
+      v ? fmtDeltaMs(v.runnerErrorIncreaseP99) : '',
       `${fmtMs(res.tokenErrorSteady.p50)} / ${fmtMs(res.tokenErrorSteady.p99)}`,
-      v ? fmtDeltaMs(v.tokenErrorIncreaseP99) : '',
-      `${fmtMs(res.loopAll.p99)} / ${fmtMs(res.tokenErrorAll.p99)}`,
+      `${fmtMs(res.loopAll.p99)} / ${fmtMs(res.runnerErrorAll.p99)}`,
       `${fmtMs(res.requestLatency.p50)} / ${fmtMs(res.requestLatency.p99)}`,
       pct(res.cpuPctSteady),
       fmtMs(res.cpuMsPer1kTokensSteady),
@@ -155,9 +164,10 @@ function renderCapacity(c: NonNullable<RunnerResults['capacity']>): string[] {
         'ok',
         'tokens/s (% of N x rate)',
         'runner loop delay p50 / p99 / max (ms)',
-        'token error p50 / p99 (ms)',
+        'runner timing error p50 / p99 (ms)',
         'p99 vs baseline',
-        'whole run incl. ramp: loop p99 / token error p99',
+        'token error, end to end, p50 / p99 (ms)',
+        'whole run incl. ramp: loop p99 / runner timing error p99',
         'request latency p50 / p99 (ms)',
         'runner CPU',
         'runner CPU ms / 1k tokens',
@@ -262,20 +272,20 @@ function interpretation(r: RunnerResults): string {
     const best = c.levels.find((l) => l.result.config.streams === c.capacity)
     parts.push(
       c.capacity >= TARGET_STREAMS
-        ? `The capacity target is met: the runner drove ${fmtInt(c.capacity)} concurrent streams (${fmtInt(best?.result.tokensPerSecSteady ?? Number.NaN)} tokens/s) on one core with its loop delay p99 and the load-induced token error p99 both within ${BOUND_MS} ms.`
+        ? `The capacity target is met: the runner drove ${fmtInt(c.capacity)} concurrent streams (${fmtInt(best?.result.tokensPerSecSteady ?? Number.NaN)} tokens/s) on one core with its loop delay p99 and the load-induced increase of its timing error p99 both within ${BOUND_MS} ms.`
         : `The capacity target is not met in this run: ${c.capacity > 0 ? `${fmtInt(c.capacity)} streams` : 'no level'} met the ${BOUND_MS} ms bound.`,
     )
     if (failed) {
       const f = failed.result
-      // Whose lateness is it? The runner's loop delay is its own; the provider's loop delay delays emission,
-      // which the token error also contains. Both are stated; neither is subtracted from the other.
+      // The runner timing error is paired with the provider's write times, so the provider's lateness is not
+      // in it; the end-to-end token error, which has both, is stated beside it.
       const gc = f.gcSteady.count > 0 ? `, GC paused it ${f.gcSteady.count} time${f.gcSteady.count === 1 ? '' : 's'} (up to ${fmtMs(f.gcSteady.maxMs)} ms)` : ''
       parts.push(
         `At ${fmtInt(f.config.streams)} streams it failed (${failed.reasons.join('; ')}). In its window the runner used ${pct(f.cpuPctSteady)} of a core${gc}, ` +
           `with loop delay p99 ${fmtMs(f.loopSteady.p99)} ms; the provider used ${pct(f.provider.cpuPct)} with loop delay p99 ${fmtMs(f.provider.loopP99Ms)} ms.`,
       )
-      if (f.tokenErrorSteady.p99 - baseline(c) > BOUND_MS && f.provider.loopP99Ms > f.loopSteady.p99) {
-        parts.push(`The provider's loop was the later of the two, so part of the token error is the provider's, not the runner's.`)
+      if (f.tokenErrorSteady.p99 - f.runnerErrorSteady.p99 > BOUND_MS) {
+        parts.push(`End to end (against planned times) the token error p99 was ${fmtMs(f.tokenErrorSteady.p99)} ms, of which the runner's own error was ${fmtMs(f.runnerErrorSteady.p99)} ms: the rest is the provider's lateness.`)
       }
       if (!(f.steadyShare >= MIN_STEADY_SHARE)) {
         parts.push(
