@@ -9,6 +9,8 @@
  * Run by hand, it serves until SIGINT/SIGTERM.
  */
 import { constants, monitorEventLoopDelay, performance, PerformanceObserver, type EventLoopUtilization, type NodeGCPerformanceDetail } from 'node:perf_hooks'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { createMockProvider } from '../mock-provider/index.ts'
 import type { GcPause, ProviderHello, ProviderReply, ProviderRequest, ProviderStats } from './lib/protocol.ts'
 
@@ -39,6 +41,12 @@ const gcObserver = new PerformanceObserver((list) => {
   }
 })
 gcObserver.observe({ entryTypes: ['gc'] })
+
+/** A full collection without --expose-gc on the command line (the flag is accepted at run time; the function comes from a fresh context). */
+const fullGc: () => void = (() => {
+  setFlagsFromString('--expose-gc')
+  return runInNewContext('gc') as () => void
+})()
 
 let closing = false
 async function shutdown(code: number): Promise<void> {
@@ -88,6 +96,10 @@ process.on('message', (message: ProviderRequest) => {
         from: message.timingUnixMs.from - performance.timeOrigin,
         to: message.timingUnixMs.to - performance.timeOrigin,
       }
+      reply({ id: message.id, ok: true })
+      return
+    case 'gc':
+      fullGc()
       reply({ id: message.id, ok: true })
       return
     case 'shutdown':

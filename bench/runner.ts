@@ -15,12 +15,16 @@ import { tmpdir } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
+import { reexecWith, RUNTIME_FLAGS } from '../bin/runtime-flags.js'
 import { openProvider } from '../src/runner/provider-session.ts'
 import { capacityScenario, idleLoopFigures, ProviderChild, runLevel, streamMs, type LevelConfig } from './lib/runner-capacity.ts'
 import { ciPhases, idealStreamsMs, runCi, type CiRun } from './lib/runner-ci.ts'
 import { ensureFdLimit, machine, writeSection } from './lib/runner-env.ts'
 import { judgeLevel, render, type LevelVerdict, type RunnerResults } from './lib/runner-render.ts'
 import { fmtDeltaMs, fmtInt, fmtMs } from './lib/runner-stats.ts'
+
+// The runner under test runs in this process: give it the GC flags `cancelbench run` runs with.
+reexecWith(RUNTIME_FLAGS.run)
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const HELP = `Usage: node bench/runner.ts [options]
@@ -182,7 +186,8 @@ function logLevel(r: Awaited<ReturnType<typeof runLevel>>, verdict?: LevelVerdic
   log(
     `  ${verdict ? (verdict.pass ? 'pass' : 'FAIL') : 'done'}: ok ${r.ok}/${r.config.streams}, ${fmtInt(r.tokensPerSecSteady)} tokens/s; ` +
       `runner loop p50/p99/max ${fmtMs(r.loopSteady.p50)}/${fmtMs(r.loopSteady.p99)}/${fmtMs(r.loopSteady.max)} ms (${fmtInt(r.loopSteady.samples)} samples; whole run p99 ${fmtMs(r.loopAll.p99)}); ` +
-      `token error p50/p99 ${fmtMs(r.tokenErrorSteady.p50)}/${fmtMs(r.tokenErrorSteady.p99)} ms${verdict ? ` (${fmtDeltaMs(verdict.tokenErrorIncreaseP99)} vs baseline)` : ''}, whole run p99 ${fmtMs(r.tokenErrorAll.p99)}; ` +
+      `runner timing error p50/p99 ${fmtMs(r.runnerErrorSteady.p50)}/${fmtMs(r.runnerErrorSteady.p99)} ms${verdict ? ` (${fmtDeltaMs(verdict.runnerErrorIncreaseP99)} vs baseline)` : ''}, whole run p99 ${fmtMs(r.runnerErrorAll.p99)}; ` +
+      `token error end to end p50/p99 ${fmtMs(r.tokenErrorSteady.p50)}/${fmtMs(r.tokenErrorSteady.p99)} ms; ` +
       `send late p99 ${fmtMs(r.sendLate.p99)} ms, request latency p50/p99 ${fmtMs(r.requestLatency.p50)}/${fmtMs(r.requestLatency.p99)} ms, steady share ${(r.steadyShare * 100).toFixed(1)}%, ${fmtInt(r.listenOverflows)} accept-queue overflows; runner CPU ${Math.round(r.cpuPctSteady)}%, ${fmtMs(r.cpuMsPer1kTokensSteady)} ms/1k tokens; ` +
       `GC ${r.gcSteady.count} pauses, max ${fmtMs(r.gcSteady.maxMs)} ms; waited for a CPU ${fmtMs(r.runQueueWaitSteadyMs)} ms (provider ${fmtMs(r.provider.runQueueWaitMs)} ms); provider loop p99 ${fmtMs(r.provider.loopP99Ms)} ms, CPU ${Math.round(r.provider.cpuPct)}%` +
       (r.errorSamples.length ? `; errors: ${r.errorSamples.join(' | ')}` : '') +

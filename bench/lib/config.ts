@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { RUNTIME_FLAGS } from '../../bin/runtime-flags.js'
 import type { Criterion } from './analyse.ts'
 
 export interface DisconnectLevel {
@@ -108,7 +109,9 @@ export const HELP = `usage: node bench/provider.ts [options]
   --client net|http          load generator's HTTP client: hand-written HTTP/1.1 on net sockets (default,
                              cheaper per event) or node:http
   --warmup N                 streams of the unreported warm-up step (full: 500, 0 = none)
-  --provider-flags=F,...     extra node flags for the provider process, e.g. --provider-flags=--trace-gc
+  --provider-flags=F,...     node flags for the provider process, added to the GC flags \`cancelbench provider\`
+                             runs with (bin/runtime-flags.js), e.g. --provider-flags=--trace-gc;
+                             --provider-flags=none: Node's defaults instead of those GC flags
   --server FILE              provider process script (bench/provider-server.ts); a copy serving a patched
                              provider allows A/B tests of a provider change
 `
@@ -188,7 +191,7 @@ export function parseConfig(argv: string[]): BenchConfig | 'help' {
     cpuProfDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
     server: resolve(values.server ?? resolve(ROOT, 'bench/provider-server.ts')),
     transport,
-    providerFlags: (values['provider-flags'] ?? '').split(/[\s,]+/).filter(Boolean),
+    providerFlags: providerFlags(values['provider-flags']),
     warmupStreams: int('warmup', values.warmup, base.warmupStreams, 0),
   }
 }
@@ -211,4 +214,12 @@ export function outputTokensFor(config: BenchConfig, openMs: number, tokensPerEv
 /** Duration of a stream of `outputTokens` from request to last token. */
 export function streamMs(config: BenchConfig, outputTokens: number): number {
   return config.ttftMs + ((outputTokens - 1) * 1000) / config.tokensPerSecond
+}
+
+/** The provider runs as `cancelbench provider` does, with its GC flags, plus any given; `none` drops the GC flags. */
+function providerFlags(value: string | undefined): string[] {
+  const given = (value ?? '').split(/[\s,]+/).filter(Boolean)
+  if (given.includes('none')) return given.filter((flag) => flag !== 'none')
+  const names = new Set(given.map((flag) => flag.split('=')[0]))
+  return [...RUNTIME_FLAGS.provider.filter((flag) => !names.has(flag.split('=')[0])), ...given]
 }

@@ -13,6 +13,8 @@ export type ProviderRequest =
    * from zero. Emission timing counts only events due in `timingUnixMs` (Unix ms), when given.
    */
   | { id: number; op: 'window'; timingUnixMs?: { from: number; to: number } }
+  /** A full garbage collection, so a step starts from a clean heap instead of collecting the previous step's garbage during its own window. */
+  | { id: number; op: 'gc' }
   | { id: number; op: 'shutdown' }
 
 export interface ProviderStats {

@@ -102,6 +102,12 @@ export class ProviderProcess {
     if (!reply.ok) throw new Error(`provider window failed: ${reply.error}`)
   }
 
+  /** A full GC in the provider (see the 'gc' op). */
+  async gc(): Promise<void> {
+    const reply = await this.request('gc', 10_000)
+    if (!reply.ok) throw new Error(`provider gc failed: ${reply.error}`)
+  }
+
   /** Asks the provider to close and exit; kills it if it has not exited within `graceMs`. */
   async stop(graceMs = 5_000): Promise<void> {
     if (this.exited) return

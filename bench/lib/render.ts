@@ -219,7 +219,8 @@ Machine: ${m.cpuModel}, ${m.cores} cores, ${m.totalMemGiB.toFixed(1)} GiB, Node 
 \`tokensPerEvent\` and \`outputTokens\`; the load generator timestamps each \`content_block_delta\` as it arrives.
 A step with N streams starts them evenly over max(${(c.minStaggerMs / 1000).toFixed(1)} s, N / ${fmtInt(c.rampPerSecond)} per s) ("ramp"), and makes them long enough
 that all N are open together for about ${(c.holdMs / 1000).toFixed(1)} s (the "steady" window, from the last stream's first delta to the first stream's last).
-${c.warmupStreams > 0 ? `An unreported warm-up step of ${fmtInt(c.warmupStreams)} streams runs first, so that V8 has compiled both processes' hot paths before the first level.` : 'No warm-up step.'}${c.providerFlags.length > 0 ? ` Provider node flags: \`${c.providerFlags.join(' ')}\`.` : ''}
+Before each step the provider runs a full garbage collection (over the bench's IPC channel), so that no step's window pays for collecting the previous step's heap.
+${c.warmupStreams > 0 ? `An unreported warm-up step of ${fmtInt(c.warmupStreams)} streams runs first, so that V8 has compiled both processes' hot paths before the first level.` : 'No warm-up step.'}${c.providerFlags.length > 0 ? ` Provider node flags: \`${c.providerFlags.join(' ')}\` (\`cancelbench provider\` runs with the GC flags of bin/runtime-flags.js).` : ' Provider node flags: none (Node\'s defaults, not the GC flags `cancelbench provider` runs with).'}
 
 **Figures.** Jitter = |gap between consecutive deltas of a stream − planned gap (1000 / ${c.tokensPerSecond} × tokensPerEvent ms)|, in ms,
 taken in two places. *Provider-side*: the provider's own record of when it wrote each event (\`EmissionTiming\`, also in its

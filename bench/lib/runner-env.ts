@@ -9,10 +9,12 @@ export { writeSection } from './report.ts'
 export interface Machine extends MachineInfo {
   /** CPU pressure (PSI some, avg60) at the start, %: time in which a runnable task had to wait for a core. */
   cpuPressure: number
+  /** Node flags of this process (the runner's), e.g. the GC flags `cancelbench run` runs with. */
+  nodeFlags: string
 }
 
 export function machine(): Machine {
-  return { ...machineInfo(), cpuPressure: cpuPressure60() }
+  return { ...machineInfo(), cpuPressure: cpuPressure60(), nodeFlags: process.execArgv.join(' ') }
 }
 
 /**

@@ -4,13 +4,14 @@
  * `main()`, and the Node version guard on the system Node.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { RUNTIME_FLAGS } from '../../bin/runtime-flags.js'
 import { main, type CliIo } from '../../src/cli.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -146,6 +147,25 @@ describe('cancelbench provider (subprocess)', () => {
     expect(performance.now() - sentAt).toBeLessThan(STOP_MS)
     expect(c.stdout()).toMatch(/SIGINT: stopped\. 1 generations, 0 stopped by a disconnect, 6 output tokens billed\./)
     expect(c.stderr()).not.toMatch(STACK_LINE)
+  })
+
+  // bin/runtime-flags.js: the provider replaces its own process with one that has the measured GC flags.
+  it.runIf(existsSync('/proc/self/cmdline'))('runs in the same process with the GC flags measured for it, unless turned off', async () => {
+    const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+    const { c } = await startProvider()
+    expect(cmdline(c.child.pid!)).toEqual(expect.arrayContaining([...RUNTIME_FLAGS.provider]))
+    c.child.kill('SIGTERM')
+    expect((await exitOf(c, STOP_MS)).code).toBe(0)
+
+    process.env.CANCELBENCH_NODE_FLAGS = '0'
+    try {
+      const plain = await startProvider()
+      expect(cmdline(plain.c.child.pid!).some((arg) => arg.startsWith('--max-semi-space-size'))).toBe(false)
+      plain.c.child.kill('SIGTERM')
+      expect((await exitOf(plain.c, STOP_MS)).code).toBe(0)
+    } finally {
+      delete process.env.CANCELBENCH_NODE_FLAGS
+    }
   })
 
   it('exits 0 with a summary on SIGTERM', async () => {
