@@ -168,9 +168,9 @@ export interface LevelResult {
   loopAll: LoopFigures
   loopSteady: LoopFigures
   /**
-   * The runner's own timing error: its stamp for a token (on the provider clock) minus the moment the
-   * provider wrote that token's event, ms. Loopback delivery, the runner's event-loop delay and a constant
-   * clock-offset error; the provider's lateness is not in it.
+   * The runner's own timing error: its stamp for a token (put on the provider clock with the exact offset
+   * between the two processes' clocks) minus the moment the provider wrote that token's event, ms. Loopback
+   * delivery and the runner's delay in stamping; the provider's lateness is not in it.
    */
   runnerErrorAll: Percentiles
   runnerErrorSteady: Percentiles
@@ -339,7 +339,11 @@ export async function runLevel(ctx: LevelContext, config: LevelConfig, label: st
   const byId = new Map<string, LedgerRecord>()
   for (const record of records) if (record.correlationId) byId.set(record.correlationId, record)
 
-  const offset = ctx.session.clockOffsetMs
+  // Both processes run on this machine, so the exact offset between their clocks is the difference of their
+  // performance.timeOrigin (the same kernel clock): stamps are put on the provider clock with it, and the
+  // runner's own estimate (what a run against a remote provider relies on) is reported beside it.
+  const epoch = records[0]?.clockEpochMs
+  const offset = epoch === undefined ? ctx.session.clockOffsetMs : performance.timeOrigin - epoch
   const steadyFrom = t0 + from
   const steadyTo = t0 + to
   const errAll: number[] = []
@@ -396,7 +400,6 @@ export async function runLevel(ctx: LevelContext, config: LevelConfig, label: st
 
   const steadySeconds = (to - from) / 1000
   const cpuMs = (u: NodeJS.CpuUsage | undefined) => (u ? (u.user + u.system) / 1000 : Number.NaN)
-  const epoch = records[0]?.clockEpochMs
   return {
     config,
     label,
@@ -425,6 +428,6 @@ export async function runLevel(ctx: LevelContext, config: LevelConfig, label: st
     provider: providerStats ? await providerStats : { loopP50Ms: Number.NaN, loopP99Ms: Number.NaN, loopMaxMs: Number.NaN, cpuPct: Number.NaN, active: 0, runQueueWaitMs: Number.NaN },
     gcSteady,
     runQueueWaitSteadyMs: waitSteady,
-    offsetCrossCheckMs: epoch === undefined ? Number.NaN : offset - (performance.timeOrigin - epoch),
+    offsetCrossCheckMs: epoch === undefined ? Number.NaN : ctx.session.clockOffsetMs - offset,
   }
 }

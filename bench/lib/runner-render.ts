@@ -46,7 +46,11 @@ export interface RunnerResults {
   }
 }
 
-/** A level passes with no stream errors, runner loop p99 <= 1 ms and the runner's own timing error p99 <= baseline + 1 ms. */
+/**
+ * A level passes with no stream errors, every stream streaming in the window, and the runner's own timing
+ * error p99 <= 1 ms. The runner's loop delay is reported, not judged: it samples timer lateness every 1 ms,
+ * while tokens are stamped in I/O callbacks, and the error it would cause is already in the timing error.
+ */
 export function judgeLevel(result: LevelResult, baseline: LevelResult): LevelVerdict {
   const reasons: string[] = []
   const increase = result.runnerErrorSteady.p99 - baseline.runnerErrorSteady.p99
@@ -56,8 +60,7 @@ export function judgeLevel(result: LevelResult, baseline: LevelResult): LevelVer
   if (!(result.steadyShare >= MIN_STEADY_SHARE)) {
     reasons.push(`only ${Math.round(result.steadyShare * 100)}% of the planned tokens in the window (request latency p99 ${fmtMs(result.requestLatency.p99)} ms)`)
   }
-  if (!(result.loopSteady.p99 <= BOUND_MS)) reasons.push(`runner loop delay p99 ${fmtMs(result.loopSteady.p99)} ms > ${BOUND_MS} ms`)
-  if (!(increase <= BOUND_MS)) reasons.push(`runner timing error p99 ${fmtDeltaMs(increase)} ms over baseline > ${BOUND_MS} ms`)
+  if (!(result.runnerErrorSteady.p99 <= BOUND_MS)) reasons.push(`runner timing error p99 ${fmtMs(result.runnerErrorSteady.p99)} ms > ${BOUND_MS} ms`)
   return { result, pass: reasons.length === 0, reasons, runnerErrorIncreaseP99: increase }
 }
 
@@ -121,10 +124,10 @@ function renderCapacity(c: NonNullable<RunnerResults['capacity']>): string[] {
       'the provider\'s accept queue overflowed and SYNs were retried.',
   )
   out.push(
-    '- **runner timing error**: the runner\'s stamp for a token, converted to the provider clock with the runner\'s estimated offset, ' +
-      'minus the moment the provider wrote that token\'s event (the provider child records every write, `EmissionTiming.onEvent`). ' +
-      'It is loopback delivery plus the runner\'s own delay in stamping, plus a constant offset-estimate error; the **increase over a ' +
-      `${fmtInt(c.baseline.config.streams)}-stream baseline** is what load adds to the runner's error.`,
+    '- **runner timing error**: the runner\'s stamp for a token minus the moment the provider wrote that token\'s event (the provider ' +
+      'child records every write, `EmissionTiming.onEvent`), both on the provider\'s clock: the two processes share the machine\'s clock, ' +
+      'so the offset is exactly the difference of their `performance.timeOrigin`. It is loopback delivery plus the runner\'s own delay in ' +
+      `stamping; "vs baseline" is its p99 minus that of a ${fmtInt(c.baseline.config.streams)}-stream baseline.`,
   )
   out.push(
     '- **token error (end to end)**: the same stamp minus the token\'s *planned* time (`receivedAtMs + ttftMs + i * 1000 / tokensPerSecond` ' +
@@ -134,7 +137,8 @@ function renderCapacity(c: NonNullable<RunnerResults['capacity']>): string[] {
   )
   out.push(
     `- A level passes with 0 stream errors, at least ${MIN_STEADY_SHARE * 100}% of the planned tokens in the window (all N streams really streaming), ` +
-      `runner loop p99 <= ${BOUND_MS} ms and runner timing error p99 <= baseline + ${BOUND_MS} ms; the sweep stops at the first failure.`,
+      `and runner timing error p99 <= ${BOUND_MS} ms; the sweep stops at the first failure. The runner loop delay (a 1 ms timer's lateness) ` +
+      'is shown to explain the error, not judged: tokens are stamped in I/O callbacks, and whatever delay the loop adds to them is already in the timing error.',
   )
   out.push('')
   const rows = [c.baseline, ...c.levels.map((l) => l.result)].map((res, i) => {
@@ -185,7 +189,8 @@ function renderCapacity(c: NonNullable<RunnerResults['capacity']>): string[] {
   out.push(
     `Idle noise floor (this process doing nothing for ${fmtInt(c.idleMs)} ms): loop delay p50 ${fmtMs(c.idle.p50)} / p99 ${fmtMs(c.idle.p99)} / max ${fmtMs(c.idle.max)} ms. ` +
       `Clock offset to the provider estimated by the runner: ${fmtMs(c.offsetMs)} ms ± ${fmtMs(c.offsetUncertaintyMs)} ms ` +
-      `(vs both processes' \`performance.timeOrigin\`: ${fmtDeltaMs(c.baseline.offsetCrossCheckMs)} ms; a constant, cancelled by the baseline).`,
+      `(vs both processes' \`performance.timeOrigin\`, which the timing error uses: ${fmtDeltaMs(c.baseline.offsetCrossCheckMs)} ms; ` +
+      'a run against a provider on another machine has that much constant error in its absolute times).',
   )
   out.push('')
   const best = c.levels.filter((l) => l.result.config.streams === c.capacity)[0]
@@ -272,7 +277,7 @@ function interpretation(r: RunnerResults): string {
     const best = c.levels.find((l) => l.result.config.streams === c.capacity)
     parts.push(
       c.capacity >= TARGET_STREAMS
-        ? `The capacity target is met: the runner drove ${fmtInt(c.capacity)} concurrent streams (${fmtInt(best?.result.tokensPerSecSteady ?? Number.NaN)} tokens/s) on one core with its loop delay p99 and the load-induced increase of its timing error p99 both within ${BOUND_MS} ms.`
+        ? `The capacity target is met: the runner drove ${fmtInt(c.capacity)} concurrent streams (${fmtInt(best?.result.tokensPerSecSteady ?? Number.NaN)} tokens/s) on one core with its own timing error p99 within ${BOUND_MS} ms.`
         : `The capacity target is not met in this run: ${c.capacity > 0 ? `${fmtInt(c.capacity)} streams` : 'no level'} met the ${BOUND_MS} ms bound.`,
     )
     if (failed) {
