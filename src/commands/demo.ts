@@ -29,7 +29,7 @@ const DEMO: Omit<ScenarioInput, 'target' | 'name'> = {
   load: { streams: 60, concurrency: 30, settleTimeoutMs: 10_000 },
   cancel: { fraction: 0.5, after: { tokens: { dist: 'uniform', min: 5, max: 60 } }, mode: ['abort', 'rst', 'fin'] },
   graceMs: 500,
-  thresholds: ['propagation_rate >= 0.99', 'propagation_ms.p95 <= 100', 'leaked_tokens.max <= 5'],
+  thresholds: ['propagation_rate >= 0.99', 'propagation_ms.p95 <= 100', 'leaked_tokens.max <= 5', 'errors == 0'],
 }
 
 /**
