@@ -53,16 +53,23 @@ export async function serveHandlers(handlers: RequestHandler[], options: ServeOp
 
 async function respond(handlers: RequestHandler[], options: ServeOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const abort = new AbortController()
+  const socket = req.socket
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined
   // Set when a generation writes its frames straight to the socket (see streamFrames).
   let disconnectDirect: (() => void) | undefined
   const onClose = () => {
+    // Once per request: a kept-alive socket carries the next request with listeners of its own.
+    socket.off('end', onClose)
     if (res.writableFinished) return
     disconnectDirect?.()
     abort.abort(new Error('client disconnected'))
     reader?.cancel().catch(() => {})
   }
   res.on('close', onClose)
+  // A FIN from the client (socket 'end') is seen a loop turn or two before res 'close': Node's server answers
+  // it by ending its side, and 'close' waits for that shutdown and the handle to close. Node itself treats
+  // the FIN as the end of every request in flight on the socket (abortIncoming), and so does this.
+  socket.once('end', onClose)
   try {
     const request = await toRequest(req, abort.signal)
     const response = (await getResponse(handlers, request)) ?? (await options.fallback(request))
@@ -98,7 +105,10 @@ async function respond(handlers: RequestHandler[], options: ServeOptions, req: I
       res.destroy()
     }
   } finally {
-    if (!disconnectDirect) res.off('close', onClose)
+    if (!disconnectDirect) {
+      res.off('close', onClose)
+      socket.off('end', onClose)
+    }
     reader?.releaseLock()
   }
 }
