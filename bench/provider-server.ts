@@ -9,9 +9,8 @@
  * Run by hand, it serves until SIGINT/SIGTERM.
  */
 import { constants, monitorEventLoopDelay, performance, PerformanceObserver, type EventLoopUtilization, type NodeGCPerformanceDetail } from 'node:perf_hooks'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { createMockProvider } from '../mock-provider/index.ts'
+import { fullGc } from './lib/full-gc.ts'
 import type { GcPause, ProviderHello, ProviderReply, ProviderRequest, ProviderStats } from './lib/protocol.ts'
 
 // Defaults are the provider's own; every stream sets its timing through the marker's overrides.
@@ -41,12 +40,6 @@ const gcObserver = new PerformanceObserver((list) => {
   }
 })
 gcObserver.observe({ entryTypes: ['gc'] })
-
-/** A full collection without --expose-gc on the command line (the flag is accepted at run time; the function comes from a fresh context). */
-const fullGc: () => void = (() => {
-  setFlagsFromString('--expose-gc')
-  return runInNewContext('gc') as () => void
-})()
 
 let closing = false
 async function shutdown(code: number): Promise<void> {

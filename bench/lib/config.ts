@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { RUNTIME_FLAGS } from '../../bin/runtime-flags.js'
+import { missingFlags, RUNTIME_FLAGS } from '../../bin/runtime-flags.js'
 import type { Criterion } from './analyse.ts'
 
 export interface DisconnectLevel {
@@ -220,6 +220,5 @@ export function streamMs(config: BenchConfig, outputTokens: number): number {
 function providerFlags(value: string | undefined): string[] {
   const given = (value ?? '').split(/[\s,]+/).filter(Boolean)
   if (given.includes('none')) return given.filter((flag) => flag !== 'none')
-  const names = new Set(given.map((flag) => flag.split('=')[0]))
-  return [...RUNTIME_FLAGS.provider.filter((flag) => !names.has(flag.split('=')[0])), ...given]
+  return [...missingFlags(RUNTIME_FLAGS.provider, given), ...given]
 }

@@ -9,8 +9,6 @@
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { monitorEventLoopDelay, performance, PerformanceObserver, type ELDHistogram } from 'node:perf_hooks'
 import { execute } from '../../src/runner/execute.ts'
 import { plan } from '../../src/runner/plan.ts'
@@ -18,23 +16,13 @@ import type { ProviderSession } from '../../src/runner/provider-session.ts'
 import { settleLedger } from '../../src/runner/settle.ts'
 import { validateScenario, type LoadedScenario } from '../../src/scenario/load.ts'
 import type { LedgerRecord } from '../../mock-provider/ledger.ts'
+import { fullGc } from './full-gc.ts'
 import { listenOverflows, runQueueWaitMs } from './runner-env.ts'
 import type { ChildReply, ChildRequest, ChildStats } from './runner-provider-child.ts'
 import { percentiles, type Percentiles } from './runner-stats.ts'
 
 /** monitorEventLoopDelay sampling: 1 ms, the bound we are checking; finer is not possible. */
 const LOOP_RESOLUTION_MS = 1
-
-/**
- * A full garbage collection on demand, without requiring `--expose-gc` on the command line: run before each
- * level so that it starts from a clean heap instead of collecting the previous level's garbage (its
- * sockets, samples and analysis arrays) in the middle of its own measurement window. A `cancelbench run`
- * has no previous level; this keeps the levels independent of their order.
- */
-const fullGc: () => void = (() => {
-  setFlagsFromString('--expose-gc')
-  return runInNewContext('gc') as () => void
-})()
 
 /** The mock provider in a child process, always stopped by `stop()` or, synchronously, `killNow()`. */
 export class ProviderChild {
@@ -277,6 +265,7 @@ export async function runLevel(ctx: LevelContext, config: LevelConfig, label: st
   const runPlan = plan(loaded.scenario, { runId: `rb${process.pid}${label}` })
   const { from, to } = steadyWindow(config)
 
+  // Start from a clean heap, not in the middle of collecting the previous level's sockets and samples.
   fullGc()
   // Forget the write times of earlier levels (and of the warm-up).
   await ctx.child.writes()

@@ -1,7 +1,6 @@
 import { request as httpRequest } from 'node:http'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fullGc } from '../../bench/lib/full-gc.ts'
 import type { LedgerRecord, ProviderCore } from '../../mock-provider/index.ts'
 import { MODES, newId, recordOf, startHarness, type Harness } from '../helpers/provider-modes.ts'
 
@@ -166,12 +165,6 @@ describe.each(MODES)('cancellation (%s)', (mode) => {
     expect(record).toMatchObject({ stopReason: 'client_disconnected', billedOutputTokens: 0, emittedOutputTokens: 0, firstTokenAtMs: null })
   })
 })
-
-/** A full garbage collection (the flag is accepted at run time; the function comes from a fresh context). */
-function fullGc(): void {
-  setFlagsFromString('--expose-gc')
-  ;(runInNewContext('gc') as () => void)()
-}
 
 /** Raw sockets: only over HTTP. Both a graceful close (FIN) and a reset (RST) must be noticed. */
 describe('cancellation by socket (http)', () => {
