@@ -114,6 +114,9 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string | string[] {
       if (issue.path.at(-1) === 'mode') return `${at}: ${JSON.stringify(valueAt(input, issue.path))} is not an abort mode; allowed: ${ABORT_MODES.join(', ')} (or a list of them)`
       if (issue.path.at(-1) === 'after') return `${at}: expected one of { tokens: N }, { ms: N } or { firstByte: true } (N a number or a distribution)`
       return `${at}: ${issue.message}`
+    case 'invalid_key':
+      // zod reports a bad record key as "Invalid key in record"; the reason is in the key's own issues.
+      return `${at}: ${issue.issues.map((inner) => inner.message).join('; ') || issue.message}`
     default:
       return `${at}: ${issue.message}`
   }

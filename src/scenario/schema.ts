@@ -8,7 +8,14 @@ import { priceProblem } from '../cost/prices.ts'
  * JSON Schema for editors is generated from this (`npm run schema` -> scenarios/schema.json).
  */
 
-const headers = z.record(z.string(), z.string())
+/**
+ * Request headers. Names are HTTP tokens and values have no line breaks (RFC 9110): the runner writes them
+ * into the request as they are, so anything else would be a different request, or an injected one.
+ */
+const headers = z.record(
+  z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'a header name is letters, digits and !#$%&\'*+-.^_`|~ only (no spaces or colons)'),
+  z.string().regex(/^[^\r\n\0]*$/, 'a header value must not contain a line break'),
+)
 /** A request body: an object whose string values may hold {{prompt}} / {{id}}, or a raw string template. */
 const bodyTemplate = z.union([z.string(), z.record(z.string(), z.unknown())])
 /** A WebSocket message: an object (sent as JSON) or a raw string template. */

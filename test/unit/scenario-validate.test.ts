@@ -227,6 +227,14 @@ describe('validateScenario: wrong values', () => {
     expect(onlyError({ target: TARGET, load: { streams: 0 } })).toMatch(/^load\.streams: .*1/)
   })
 
+  it('a header name that is not an HTTP token, or a value with a line break, names the header', () => {
+    const name = onlyError({ target: TARGET, transport: { type: 'sse', headers: { 'x api key': 'k' } } })
+    expect(name).toMatch(/^transport\.headers\.x api key: a header name is letters, digits/)
+    const value = onlyError({ target: TARGET, transport: { type: 'chunked', headers: { 'x-api-key': 'k\r\nx-injected: 1' } } })
+    expect(value).toBe('transport.headers.x-api-key: a header value must not contain a line break')
+    expect(errorsOf({ target: TARGET, transport: { type: 'sse', headers: { "x-a!#$%&'*+-.^_`|~9": 'any: value, "quoted" ok' } } })).toEqual([])
+  })
+
   it('a missing target names target', () => {
     expect(onlyError({})).toMatch(/^target: /)
   })
