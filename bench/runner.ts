@@ -17,10 +17,10 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { reexecWith, RUNTIME_FLAGS } from '../bin/runtime-flags.js'
 import { openProvider } from '../src/runner/provider-session.ts'
-import { capacityScenario, idleLoopFigures, ProviderChild, runLevel, streamMs, type LevelConfig } from './lib/runner-capacity.ts'
+import { capacityScenario, idleLoopFigures, ProviderChild, runLevel, streamMs, type LevelConfig, type LevelResult } from './lib/runner-capacity.ts'
 import { ciPhases, idealStreamsMs, runCi, type CiRun } from './lib/runner-ci.ts'
 import { ensureFdLimit, machine, writeSection } from './lib/runner-env.ts'
-import { judgeLevel, render, type LevelVerdict, type RunnerResults } from './lib/runner-render.ts'
+import { BOUND_MS, judgeTrials, render, type LevelVerdict, type RunnerResults } from './lib/runner-render.ts'
 import { fmtDeltaMs, fmtInt, fmtMs } from './lib/runner-stats.ts'
 
 // The runner under test runs in this process: give it the GC flags `cancelbench run` runs with.
@@ -33,6 +33,7 @@ const HELP = `Usage: node bench/runner.ts [options]
   --write / --no-write   write the runner section of docs/benchmarks.md (default: write unless --quick)
   --levels a,b,c    concurrent-stream levels of the capacity sweep (default 250,500,1000,1500,2000,3000,4000,5000,6000)
   --no-stop         run every level even after one fails (the capacity is still the last level before the first failure)
+  --trials N        runs of each capacity level; a level passes when most of its runs do (default 3, --quick 1)
   --ci-runs N       runs of the CI scenario (default 3)
   --skip-capacity   only the CI scenario
   --skip-ci         only the capacity sweep
@@ -45,6 +46,7 @@ interface Options {
   levels: number[]
   stopOnFail: boolean
   ciRuns: number
+  trials: number
   capacity: boolean
   ci: boolean
 }
@@ -57,6 +59,7 @@ function parseArgs(argv: string[]): Options {
     levels: quick ? [100, 300] : [250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000],
     stopOnFail: true,
     ciRuns: quick ? 1 : 3,
+    trials: quick ? 1 : 3,
     capacity: true,
     ci: true,
   }
@@ -76,6 +79,9 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--levels') {
       options.levels = value().split(',').map((s) => Number(s.trim()))
       if (options.levels.some((n) => !Number.isInteger(n) || n < 1 || n > 20_000)) throw new UsageError('--levels: integers from 1 to 20000, comma-separated')
+    } else if (arg === '--trials') {
+      options.trials = Number(value())
+      if (!Number.isInteger(options.trials) || options.trials < 1 || options.trials > 9) throw new UsageError('--trials: an integer from 1 to 9')
     } else if (arg === '--ci-runs') {
       options.ciRuns = Number(value())
       if (!Number.isInteger(options.ciRuns) || options.ciRuns < 1 || options.ciRuns > 10) throw new UsageError('--ci-runs: an integer from 1 to 10')
@@ -104,7 +110,7 @@ function levelConfig(streams: number, quick: boolean): LevelConfig {
 }
 
 /** The whole capacity sweep may take this long; a level that would end after it is not started. */
-const SWEEP_BUDGET_MS = 4 * 60_000
+const SWEEP_BUDGET_MS = 8 * 60_000
 
 async function capacitySweep(options: Options, signal: AbortSignal): Promise<NonNullable<RunnerResults['capacity']>> {
   const child = await ProviderChild.start(process.execPath, join(ROOT, 'bench/lib/runner-provider-child.ts'))
@@ -128,11 +134,11 @@ async function capacitySweep(options: Options, signal: AbortSignal): Promise<Non
     // hot paths after a few thousand calls); without this the baseline and first level would carry that cost.
     const warm: LevelConfig = { streams: options.quick ? 100 : 500, rampMs: 500, ttftMs: 50, tokensPerSecond: 20, outputTokens: 30 }
     log(`warm-up: ${warm.streams} streams (not reported) ...`)
-    await runLevel(ctx, warm, 'warm')
+    await runLevel(ctx, warm, 'warm', BOUND_MS)
 
     const baselineStreams = options.quick ? 10 : 20
     log(`baseline: ${baselineStreams} streams ...`)
-    const baseline = await runLevel(ctx, levelConfig(baselineStreams, options.quick), 'base')
+    const baseline = await runLevel(ctx, levelConfig(baselineStreams, options.quick), 'base', BOUND_MS)
     logLevel(baseline)
 
     const levels: LevelVerdict[] = []
@@ -143,24 +149,29 @@ async function capacitySweep(options: Options, signal: AbortSignal): Promise<Non
         break
       }
       const config = levelConfig(n, options.quick)
-      const expected = config.rampMs + streamMs(config) + 3_000
+      const expected = (config.rampMs + streamMs(config) + 3_000) * options.trials
       if (performance.now() - started + expected > SWEEP_BUDGET_MS) {
         stoppedEarly = `sweep time budget (${SWEEP_BUDGET_MS / 1000} s) reached before ${fmtInt(n)} streams`
         break
       }
-      log(`${fmtInt(n)} streams (ramp ${config.rampMs} ms, ${config.outputTokens} tokens each) ...`)
-      const result = await runLevel(ctx, config, `n${n}`)
+      const trials: LevelResult[] = []
+      for (let t = 1; t <= options.trials && !signal.aborted; t++) {
+        log(`${fmtInt(n)} streams, trial ${t}/${options.trials} (ramp ${config.rampMs} ms, ${config.outputTokens} tokens each) ...`)
+        const result = await runLevel(ctx, config, `n${n}t${t}`, BOUND_MS)
+        if (!signal.aborted) logLevel(result)
+        trials.push(result)
+        // Let closed sockets and garbage from this run settle before the next.
+        await new Promise((r) => setTimeout(r, 500))
+      }
       if (signal.aborted) {
         // Streams cut short by Ctrl-C say nothing about capacity: the level is dropped, not failed.
         stoppedEarly = `interrupted during ${fmtInt(n)} streams`
         break
       }
-      const verdict = judgeLevel(result, baseline)
-      logLevel(verdict.result, verdict)
+      const verdict = judgeTrials(trials, baseline)
+      log(`  ${fmtInt(n)} streams: ${verdict.pass ? 'pass' : `FAIL: ${verdict.reasons.join('; ')}`}`)
       levels.push(verdict)
       if (!verdict.pass && options.stopOnFail) break
-      // Let closed sockets and garbage from this level settle before the next.
-      await new Promise((r) => setTimeout(r, 500))
     }
     if (!stoppedEarly && levels.every((l) => l.pass)) stoppedEarly = `no level failed up to ${fmtInt(options.levels.at(-1) ?? 0)} streams (the largest level tried)`
     const firstFail = levels.findIndex((l) => !l.pass)
@@ -170,6 +181,7 @@ async function capacitySweep(options: Options, signal: AbortSignal): Promise<Non
       idleMs,
       baseline,
       levels,
+      trialsPerLevel: options.trials,
       capacity: passing.at(-1)?.result.config.streams ?? 0,
       stoppedEarly,
       offsetMs: session.clockOffsetMs,
@@ -182,16 +194,15 @@ async function capacitySweep(options: Options, signal: AbortSignal): Promise<Non
   }
 }
 
-function logLevel(r: Awaited<ReturnType<typeof runLevel>>, verdict?: LevelVerdict): void {
+function logLevel(r: LevelResult): void {
   log(
-    `  ${verdict ? (verdict.pass ? 'pass' : 'FAIL') : 'done'}: ok ${r.ok}/${r.config.streams}, ${fmtInt(r.tokensPerSecSteady)} tokens/s; ` +
+    `  ok ${r.ok}/${r.config.streams}, ${fmtInt(r.tokensPerSecSteady)} tokens/s; ` +
       `runner loop p50/p99/max ${fmtMs(r.loopSteady.p50)}/${fmtMs(r.loopSteady.p99)}/${fmtMs(r.loopSteady.max)} ms (${fmtInt(r.loopSteady.samples)} samples; whole run p99 ${fmtMs(r.loopAll.p99)}); ` +
-      `runner timing error p50/p99 ${fmtMs(r.runnerErrorSteady.p50)}/${fmtMs(r.runnerErrorSteady.p99)} ms${verdict ? ` (${fmtDeltaMs(verdict.runnerErrorIncreaseP99)} vs baseline)` : ''}, whole run p99 ${fmtMs(r.runnerErrorAll.p99)}; ` +
+      `runner timing error p50/p99 ${fmtMs(r.runnerErrorSteady.p50)}/${fmtMs(r.runnerErrorSteady.p99)} ms, whole run p99 ${fmtMs(r.runnerErrorAll.p99)}; ` +
       `token error end to end p50/p99 ${fmtMs(r.tokenErrorSteady.p50)}/${fmtMs(r.tokenErrorSteady.p99)} ms; ` +
       `send late p99 ${fmtMs(r.sendLate.p99)} ms, request latency p50/p99 ${fmtMs(r.requestLatency.p50)}/${fmtMs(r.requestLatency.p99)} ms, steady share ${(r.steadyShare * 100).toFixed(1)}%, ${fmtInt(r.listenOverflows)} accept-queue overflows; runner CPU ${Math.round(r.cpuPctSteady)}%, ${fmtMs(r.cpuMsPer1kTokensSteady)} ms/1k tokens; ` +
       `GC ${r.gcSteady.count} pauses, max ${fmtMs(r.gcSteady.maxMs)} ms; waited for a CPU ${fmtMs(r.runQueueWaitSteadyMs)} ms (provider ${fmtMs(r.provider.runQueueWaitMs)} ms); provider loop p99 ${fmtMs(r.provider.loopP99Ms)} ms, CPU ${Math.round(r.provider.cpuPct)}%` +
-      (r.errorSamples.length ? `; errors: ${r.errorSamples.join(' | ')}` : '') +
-      (verdict && !verdict.pass ? ` -> ${verdict.reasons.join('; ')}` : ''),
+      (r.errorSamples.length ? `; errors: ${r.errorSamples.join(' | ')}` : ''),
   )
 }
 

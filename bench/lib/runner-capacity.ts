@@ -184,8 +184,30 @@ export interface LevelResult {
   runQueueWaitSteadyMs: number
   /** Garbage-collection pauses of the runner process in the steady window (each one stalls every callback). */
   gcSteady: { count: number; totalMs: number; maxMs: number }
+  /**
+   * Steady-window tokens whose runner timing error was over `overBoundMs`, and how many of them the provider
+   * wrote during a runner GC pause or in the millisecond after one (the backlog the pause left): what share
+   * of the tail the GC explains.
+   */
+  overBound: { count: number; nearGc: number }
   /** The session's offset estimate minus the offset implied by both processes' performance.timeOrigin. */
   offsetCrossCheckMs: number
+}
+
+/** After a pause, the runner works through what arrived meanwhile; tokens stamped in this wake count as the pause's. */
+const GC_WAKE_MS = 1
+
+/** Whether `t` (runner clock) falls in one of `pauses` (sorted by start) or within GC_WAKE_MS after its end. */
+function nearPause(pauses: { start: number; end: number }[], t: number): boolean {
+  let lo = 0
+  let hi = pauses.length - 1
+  // The last pause starting at or before t.
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1
+    if (pauses[mid]!.start <= t) lo = mid + 1
+    else hi = mid - 1
+  }
+  return hi >= 0 && t <= pauses[hi]!.end + GC_WAKE_MS
 }
 
 /** A capacity scenario, built in code and checked by the same validation as a scenario file. */
@@ -260,7 +282,7 @@ export interface LevelContext {
  * Runs one level and measures it. The runner code under test runs in this process; the bench adds only two
  * event-loop histograms, two timers and the analysis after the streams have ended.
  */
-export async function runLevel(ctx: LevelContext, config: LevelConfig, label: string): Promise<LevelResult> {
+export async function runLevel(ctx: LevelContext, config: LevelConfig, label: string, overBoundMs: number): Promise<LevelResult> {
   const loaded = capacityScenario(ctx.child.url, config, `runner-capacity-${label}`)
   const runPlan = plan(loaded.scenario, { runId: `rb${process.pid}${label}` })
   const { from, to } = steadyWindow(config)
@@ -278,12 +300,14 @@ export async function runLevel(ctx: LevelContext, config: LevelConfig, label: st
   let providerStats: Promise<ChildStats> | undefined
   // GC pauses, kept only inside the steady window: a pause is a stall of the whole loop, stamps included.
   const gcSteady = { count: 0, totalMs: 0, maxMs: 0 }
+  const gcPauses: { start: number; end: number }[] = []
   // Entries arrive asynchronously, so they are picked by their start time, not by when they are delivered.
   let t0 = Number.NaN
   const gcObserver = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       if (!(entry.startTime >= t0 + from && entry.startTime <= t0 + to)) continue
       gcSteady.count++
+      gcPauses.push({ start: entry.startTime, end: entry.startTime + entry.duration })
       gcSteady.totalMs += entry.duration
       gcSteady.maxMs = Math.max(gcSteady.maxMs, entry.duration)
     }
@@ -348,6 +372,8 @@ export async function runLevel(ctx: LevelContext, config: LevelConfig, label: st
     errors++
     if (errorSamples.length < 3) errorSamples.push(message)
   }
+  const overBound = { count: 0, nearGc: 0 }
+  gcPauses.sort((a, b) => a.start - b.start)
   const planById = new Map(runPlan.streams.map((s) => [s.id, s]))
   for (const sample of samples) {
     const stream = planById.get(sample.id)!
@@ -382,6 +408,10 @@ export async function runLevel(ctx: LevelContext, config: LevelConfig, label: st
       if (stamp >= steadyFrom && stamp <= steadyTo) {
         errSteady.push(error)
         runnerSteady.push(runnerError)
+        if (runnerError > overBoundMs) {
+          overBound.count++
+          if (nearPause(gcPauses, written[i]! - offset)) overBound.nearGc++
+        }
       }
     })
   }
@@ -416,6 +446,7 @@ export async function runLevel(ctx: LevelContext, config: LevelConfig, label: st
     steadyShare: errSteady.length / (config.streams * config.tokensPerSecond * steadySeconds),
     provider: providerStats ? await providerStats : { loopP50Ms: Number.NaN, loopP99Ms: Number.NaN, loopMaxMs: Number.NaN, cpuPct: Number.NaN, active: 0, runQueueWaitMs: Number.NaN },
     gcSteady,
+    overBound,
     runQueueWaitSteadyMs: waitSteady,
     offsetCrossCheckMs: epoch === undefined ? Number.NaN : ctx.session.clockOffsetMs - offset,
   }

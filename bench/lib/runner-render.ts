@@ -11,7 +11,11 @@ export const BOUND_MS = 1
 export const MIN_STEADY_SHARE = 0.95
 
 export interface LevelVerdict {
+  /** The trial shown in the table: the median one by runner timing error p99. */
   result: LevelResult
+  /** Every trial of the level, in the order run, each judged on its own. */
+  trials: { result: LevelResult; pass: boolean }[]
+  /** The level passes when more than half of its trials pass. */
   pass: boolean
   /** Why it failed, one phrase per criterion missed. */
   reasons: string[]
@@ -30,6 +34,8 @@ export interface RunnerResults {
     idleMs: number
     baseline: LevelResult
     levels: LevelVerdict[]
+    /** Trials run at each level (the baseline runs once). */
+    trialsPerLevel: number
     /** Largest level that met the bound, every smaller level having met it too; 0 if none did. */
     capacity: number
     stoppedEarly: string | null
@@ -51,7 +57,26 @@ export interface RunnerResults {
  * error p99 <= 1 ms. The runner's loop delay is reported, not judged: it samples timer lateness every 1 ms,
  * while tokens are stamped in I/O callbacks, and the error it would cause is already in the timing error.
  */
-export function judgeLevel(result: LevelResult, baseline: LevelResult): LevelVerdict {
+/**
+ * A level is run several times because one stall of a few ms (another process, the hypervisor) in a
+ * ~2.6 s window delays enough tokens to decide a p99 on its own: the level passes when most of its trials
+ * do, and the median trial (by runner timing error p99) stands for it in the table. Every trial's p99 is
+ * listed beside it.
+ */
+export function judgeTrials(results: LevelResult[], baseline: LevelResult): LevelVerdict {
+  const trials = results.map((result) => ({ result, pass: judgeLevel(result, baseline).pass }))
+  // A trial without a p99 (no tokens in its window) sorts last.
+  const key = (r: LevelResult) => (Number.isFinite(r.runnerErrorSteady.p99) ? r.runnerErrorSteady.p99 : Number.POSITIVE_INFINITY)
+  const sorted = [...results].sort((a, b) => key(a) - key(b))
+  const median = judgeLevel(sorted[Math.floor((sorted.length - 1) / 2)]!, baseline)
+  const passed = trials.filter((t) => t.pass).length
+  const pass = passed * 2 > trials.length
+  const reasons = pass ? [] : [`${passed} of ${trials.length} trials passed`, ...median.reasons]
+  return { ...median, trials, pass, reasons }
+}
+
+/** One trial against the criteria below. */
+function judgeLevel(result: LevelResult, baseline: LevelResult): Omit<LevelVerdict, 'trials'> {
   const reasons: string[] = []
   const increase = result.runnerErrorSteady.p99 - baseline.runnerErrorSteady.p99
   if (result.errors > 0) reasons.push(`${result.errors} stream errors`)
@@ -96,6 +121,14 @@ export function render(r: RunnerResults): string {
   return out.join('\n')
 }
 
+/** "0.51% / 84%": how much of the level's tail there is, and how much of it a runner GC pause explains. */
+function overBoundCell(res: LevelResult): string {
+  const { count, nearGc } = res.overBound
+  if (res.tokensSteady === 0) return ''
+  const share = `${((count / res.tokensSteady) * 100).toFixed(2)}%`
+  return count === 0 ? share : `${share} / ${Math.round((nearGc / count) * 100)}%`
+}
+
 function renderCapacity(c: NonNullable<RunnerResults['capacity']>): string[] {
   const b = c.baseline.config
   const first = c.levels[0]?.result.config ?? b
@@ -103,7 +136,7 @@ function renderCapacity(c: NonNullable<RunnerResults['capacity']>): string[] {
   out.push('### Capacity: concurrent SSE streams on one core with timing error <= 1 ms')
   out.push('')
   out.push(
-    `The runner (\`plan()\` + \`execute()\` from src/runner, SSE transport over undici's dispatch API, its own clock-offset estimate) runs in the bench ` +
+    `The runner (\`plan()\` + \`execute()\` from src/runner, SSE transport: a socket per stream reading into one shared buffer, responses parsed by http-parser-js, events by eventsource-parser; its own clock-offset estimate) runs in the bench ` +
       `process, one Node thread = one core; the mock provider runs in a child process and is the runner's target (its Anthropic ` +
       `\`/v1/messages\`, \`content_block_delta\` = one token). Each stream: ${b.tokensPerSecond} tokens/s, 1 token per event, ` +
       `time to first token ${b.ttftMs} ms, ${first.outputTokens}+ tokens (~${Math.round((first.ttftMs + ((first.outputTokens - 1) * 1000) / first.tokensPerSecond) / 100) / 10} s); ` +
@@ -136,8 +169,15 @@ function renderCapacity(c: NonNullable<RunnerResults['capacity']>): string[] {
       'why the bound is judged on the runner timing error.',
   )
   out.push(
-    `- A level passes with 0 stream errors, at least ${MIN_STEADY_SHARE * 100}% of the planned tokens in the window (all N streams really streaming), ` +
-      `and runner timing error p99 <= ${BOUND_MS} ms; the sweep stops at the first failure. The runner loop delay (a 1 ms timer's lateness) ` +
+    `- **tokens over ${BOUND_MS} ms**: the share of steady-window tokens whose runner timing error was over the bound (a level passes while ` +
+      'it is under 1%), and how many of those the provider wrote while a runner GC pause was under way or in the millisecond after it ' +
+      '(`PerformanceObserver` gc entries): the part of the tail the runner\'s own garbage collection explains.',
+  )
+  out.push(
+    `- A trial passes with 0 stream errors, at least ${MIN_STEADY_SHARE * 100}% of the planned tokens in the window (all N streams really streaming), ` +
+      `and runner timing error p99 <= ${BOUND_MS} ms. Each level is run ${c.trialsPerLevel} time${c.trialsPerLevel === 1 ? '' : 's'} and passes when more than half of its trials do ` +
+      '(one stall of another process in a ~2.6 s window can decide a p99 by itself); its row shows the median trial. The sweep stops at the first failing level. ' +
+      "The runner loop delay (a 1 ms timer's lateness) " +
       'is shown to explain the error, not judged: tokens are stamped in I/O callbacks, and whatever delay the loop adds to them is already in the timing error.',
   )
   out.push('')
@@ -156,8 +196,10 @@ function renderCapacity(c: NonNullable<RunnerResults['capacity']>): string[] {
       pct(res.cpuPctSteady),
       fmtMs(res.cpuMsPer1kTokensSteady),
       `${res.gcSteady.count} / ${fmtMs(res.gcSteady.totalMs)} / ${fmtMs(res.gcSteady.maxMs)}`,
+      overBoundCell(res),
       `${fmtMs(res.provider.loopP99Ms)} / ${pct(res.provider.cpuPct)}`,
       `${fmtMs(res.runQueueWaitSteadyMs)} / ${fmtMs(res.provider.runQueueWaitMs)}`,
+      v ? `${v.trials.filter((t) => t.pass).length}/${v.trials.length}: ${v.trials.map((t) => fmtMs(t.result.runnerErrorSteady.p99)).join(', ')}` : '',
       v ? (v.pass ? 'pass' : `FAIL: ${v.reasons.join('; ')}`) : '',
     ]
   })
@@ -176,8 +218,10 @@ function renderCapacity(c: NonNullable<RunnerResults['capacity']>): string[] {
         'runner CPU',
         'runner CPU ms / 1k tokens',
         'runner GC pauses: n / total / max (ms)',
+        `tokens over ${BOUND_MS} ms: share / of them at a GC pause`,
         'provider loop p99 / CPU',
         'waiting for a CPU: runner / provider (ms)',
+        'trials passing: runner timing error p99 of each (ms)',
         'verdict',
       ],
       rows,
@@ -289,6 +333,11 @@ function interpretation(r: RunnerResults): string {
         `At ${fmtInt(f.config.streams)} streams it failed (${failed.reasons.join('; ')}). In its window the runner used ${pct(f.cpuPctSteady)} of a core${gc}, ` +
           `with loop delay p99 ${fmtMs(f.loopSteady.p99)} ms; the provider used ${pct(f.provider.cpuPct)} with loop delay p99 ${fmtMs(f.provider.loopP99Ms)} ms.`,
       )
+      if (f.overBound.count > 0) {
+        parts.push(
+          `Of its ${fmtInt(f.overBound.count)} tokens over ${BOUND_MS} ms, ${Math.round((f.overBound.nearGc / f.overBound.count) * 100)}% were written while a runner GC pause was under way or in the millisecond after it.`,
+        )
+      }
       if (f.tokenErrorSteady.p99 - f.runnerErrorSteady.p99 > BOUND_MS) {
         parts.push(`End to end (against planned times) the token error p99 was ${fmtMs(f.tokenErrorSteady.p99)} ms, of which the runner's own error was ${fmtMs(f.runnerErrorSteady.p99)} ms: the rest is the provider's lateness.`)
       }
@@ -322,7 +371,7 @@ function interpretation(r: RunnerResults): string {
     const cpuPer1k = busiest?.cpuMsPer1kTokensSteady
     if (busiest && cpuPer1k !== undefined && Number.isFinite(cpuPer1k)) {
       parts.push(
-        `Per token the runner spends about ${fmtMs(cpuPer1k)} µs of CPU (at ${fmtInt(busiest.config.streams)} streams; profiled at 2,000 streams: a third is kernel time for a socket read per event; of the JS time about half is undici's HTTP/1.1 parsing and Node's socket reads, a seventh garbage collection, a tenth eventsource-parser), ` +
+        `Per token the runner spends about ${fmtMs(cpuPer1k)} µs of CPU (user and system time of the whole process at ${fmtInt(busiest.config.streams)} streams, its steady window), ` +
           `so CPU alone would allow about ${fmtInt(1e6 / cpuPer1k)} tokens/s, ${fmtInt(1e6 / cpuPer1k / busiest.config.tokensPerSecond)} streams at ${busiest.config.tokensPerSecond} tokens/s, on a core to itself.`,
       )
     }
