@@ -66,7 +66,7 @@ function plan(abort: StreamPlan['abort']): StreamPlan {
 }
 
 /** Runs one stream against `url` and collects its body as text (decoded while the chunk is valid). */
-function stream(url: string, options: { abort?: StreamPlan['abort']; body?: string; headers?: Record<string, string>; method?: string; idleTimeoutMs?: number } = {}) {
+function stream(url: string, options: { abort?: StreamPlan['abort']; body?: string; headers?: Record<string, string>; method?: string; idleTimeoutMs?: number; onText?: (text: string) => void } = {}) {
   const recorder = new StreamRecorder({
     stream: plan(options.abort ?? null),
     baseUrl: url,
@@ -83,7 +83,9 @@ function stream(url: string, options: { abort?: StreamPlan['abort']; body?: stri
     { url: `${url}/chat?x=1`, method: options.method ?? 'POST', headers: options.headers ?? { 'content-type': 'application/json' }, body: options.body ?? (options.method === 'GET' ? undefined : '{"prompt":"héllo"}') },
     connections,
     (chunk) => {
-      text += decoder.decode(chunk, { stream: true })
+      const piece = decoder.decode(chunk, { stream: true })
+      text += piece
+      options.onText?.(piece)
       // One token per chunk, so that abort points in tokens can be exercised.
       recorder.onToken()
     },
@@ -223,6 +225,16 @@ describe('runner HTTP client: failures are stream errors with a reason', () => {
     const sample = await recorder.done
     expect(sample.end).toBe('error')
     expect(sample.error).toMatch(/^invalid HTTP response from the target: /)
+  })
+
+  it('a transport callback that throws ends that stream with the reason, not the process', async () => {
+    const { url } = await serve((socket) => socket.end(CHUNKED_HEAD + chunk('event: token\ndata: 1\n\n') + '0\r\n\r\n'))
+    const { recorder } = stream(url, {
+      onText: () => {
+        throw new Error('parser state corrupt')
+      },
+    })
+    expect(await recorder.done).toMatchObject({ end: 'error', error: 'runner error while reading the response: parser state corrupt' })
   })
 
   it('nothing listening: connection refused, with a hint', async () => {

@@ -104,6 +104,10 @@ function viaSocket(recorder: StreamRecorder, req: HttpStreamRequest, connections
     else recorder.onEof()
     release()
   }
+  const fail = (message: string) => {
+    if (!recorder.isEnded) recorder.onError(message)
+    release()
+  }
   const onread = {
     buffer: READ_BUFFER,
     callback: (bytes: number, buffer: Uint8Array) => {
@@ -112,13 +116,11 @@ function viaSocket(recorder: StreamRecorder, req: HttpStreamRequest, connections
       try {
         result = parser.execute(buffer as Buffer, 0, bytes)
       } catch (error) {
-        // Thrown by a callback of ours (the parser passes those through): end this stream, not the run.
-        result = error as Error
+        // The parser passes through what our own callbacks throw: a bug here ends this stream, not the run.
+        fail(`runner error while reading the response: ${(error as Error).message}`)
+        return true
       }
-      if (result instanceof Error) {
-        if (!recorder.isEnded) recorder.onError(`invalid HTTP response from the target: ${result.message}`)
-        release()
-      }
+      if (result instanceof Error) fail(`invalid HTTP response from the target: ${result.message}`)
       return true
     },
   }
