@@ -21,7 +21,7 @@ import { capacityScenario, idleLoopFigures, ProviderChild, runLevel, streamMs, t
 import { ciPhases, idealStreamsMs, runCi, type CiRun } from './lib/runner-ci.ts'
 import { ensureFdLimit, machine, writeSection } from './lib/runner-env.ts'
 import { BOUND_MS, judgeTrials, render, type LevelVerdict, type RunnerResults } from './lib/runner-render.ts'
-import { fmtDeltaMs, fmtInt, fmtMs } from './lib/runner-stats.ts'
+import { fmtInt, fmtMs } from './lib/runner-stats.ts'
 
 // The runner under test runs in this process: give it the GC flags `cancelbench run` runs with.
 reexecWith(RUNTIME_FLAGS.run)

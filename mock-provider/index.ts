@@ -2,7 +2,7 @@ import type { RequestHandler } from 'msw'
 import { createHandlers } from './handlers.ts'
 import { serveHandlers } from './http-server.ts'
 import type { Ledger } from './ledger.ts'
-import type { ProviderOptions, ProviderOptionsInput } from './options.ts'
+import type { ProviderOptionsInput } from './options.ts'
 import { ProviderCore } from './provider.ts'
 
 export interface MockProvider {

@@ -117,7 +117,7 @@ const cpuUs = () => {
  * run, waits for all of them (or the deadline), then reads back the step's ledger records.
  */
 export async function runStep(ctx: StepContext, config: StepConfig): Promise<StepRun> {
-  const { provider, agent, controlAgent } = ctx
+  const { provider, controlAgent } = ctx
   await post(provider.url, '/_cancelbench/reset', controlAgent)
   // The previous step's sockets and records are garbage now: collect them before this step is timed, as the
   // runner bench does, so a major GC of the last step's heap does not land in this step's window.

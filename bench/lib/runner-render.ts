@@ -89,8 +89,6 @@ function judgeLevel(result: LevelResult, baseline: LevelResult): Omit<LevelVerdi
   return { result, pass: reasons.length === 0, reasons, runnerErrorIncreaseP99: increase }
 }
 
-const baseline = (c: NonNullable<RunnerResults['capacity']>) => c.baseline.runnerErrorSteady.p99
-
 /** The CI target is a bound a CI job relies on: met only if every run is within it. */
 function ciVerdict(walls: number[]): string {
   if (Math.max(...walls) <= TARGET_CI_MS) return 'met in every run'

@@ -8,7 +8,6 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { StreamPlan } from '../../src/runner/plan.ts'
 import { StreamRecorder } from '../../src/runner/recorder.ts'
 import { runHttpStream, type OpenConnections } from '../../src/runner/transports/http-stream.ts'
-import type { AbortMode } from '../../src/scenario/schema.ts'
 
 /*
  * The runner's HTTP client against raw TCP servers, so that every byte the target sends, and when it closes
