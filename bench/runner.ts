@@ -19,7 +19,7 @@ import { reexecWith, RUNTIME_FLAGS } from '../bin/runtime-flags.js'
 import { openProvider } from '../src/runner/provider-session.ts'
 import { capacityScenario, idleLoopFigures, ProviderChild, runLevel, streamMs, type LevelConfig, type LevelResult } from './lib/runner-capacity.ts'
 import { ciPhases, idealStreamsMs, runCi, type CiRun } from './lib/runner-ci.ts'
-import { ensureFdLimit, machine, writeSection } from './lib/runner-env.ts'
+import { cpuAffinity, ensureFdLimit, machine, setCpuAffinity, writeSection } from './lib/runner-env.ts'
 import { BOUND_MS, judgeTrials, render, type LevelVerdict, type RunnerResults } from './lib/runner-render.ts'
 import { fmtInt, fmtMs } from './lib/runner-stats.ts'
 
@@ -33,6 +33,7 @@ const HELP = `Usage: node bench/runner.ts [options]
   --write / --no-write   write the runner section of docs/benchmarks.md (default: write unless --quick)
   --levels a,b,c    concurrent-stream levels of the capacity sweep (default 250,500,1000,1500,2000,3000,4000,5000,6000)
   --no-stop         run every level even after one fails (the capacity is still the last level before the first failure)
+  --no-pin          do not pin the runner's JS thread and the provider child to CPUs of their own (Linux, taskset)
   --trials N        runs of each capacity level; a level passes when most of its runs do (default 3, --quick 1)
   --ci-runs N       runs of the CI scenario (default 3)
   --skip-capacity   only the CI scenario
@@ -47,6 +48,7 @@ interface Options {
   stopOnFail: boolean
   ciRuns: number
   trials: number
+  pin: boolean
   capacity: boolean
   ci: boolean
 }
@@ -60,6 +62,7 @@ function parseArgs(argv: string[]): Options {
     stopOnFail: true,
     ciRuns: quick ? 1 : 3,
     trials: quick ? 1 : 3,
+    pin: true,
     capacity: true,
     ci: true,
   }
@@ -74,6 +77,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--write') options.write = true
     else if (arg === '--no-write') options.write = false
     else if (arg === '--no-stop') options.stopOnFail = false
+    else if (arg === '--no-pin') options.pin = false
     else if (arg === '--skip-capacity') options.capacity = false
     else if (arg === '--skip-ci') options.ci = false
     else if (arg === '--levels') {
@@ -118,8 +122,9 @@ async function capacitySweep(options: Options, signal: AbortSignal): Promise<Non
   const onExit = () => child.killNow()
   process.on('exit', onExit)
   const scratch = await mkdtemp(join(tmpdir(), 'cb-bench-runner-'))
+  const pinning = options.pin ? pinApart(child.pid) : { note: 'not pinned (--no-pin)', restore: () => {} }
   try {
-    log(`provider child pid ${child.pid} at ${child.url}`)
+    log(`provider child pid ${child.pid} at ${child.url}; ${pinning.note}`)
     // The runner's own session for an external provider: it estimates the clock offset the token errors use.
     // One session for the whole sweep, so the offset's own error is the same constant in every level.
     const session = await openProvider(capacityScenario(child.url, levelConfig(10, options.quick), 'offset').scenario.provider, scratch)
@@ -182,16 +187,49 @@ async function capacitySweep(options: Options, signal: AbortSignal): Promise<Non
       baseline,
       levels,
       trialsPerLevel: options.trials,
+      pinning: pinning.note,
       capacity: passing.at(-1)?.result.config.streams ?? 0,
       stoppedEarly,
       offsetMs: session.clockOffsetMs,
       offsetUncertaintyMs: session.clockOffsetUncertaintyMs,
     }
   } finally {
+    pinning.restore()
     await child.stop()
     process.off('exit', onExit)
     await rm(scratch, { recursive: true, force: true })
   }
+}
+
+/**
+ * Puts the runner's JS thread on one CPU and the provider child (every thread) on another. Left to itself,
+ * Linux wakes the runner on the CPU of the provider that just wrote to its socket (a sync wake-up), where it
+ * waits while the provider goes on writing to other sockets: at 1,000 streams the runner's thread waited
+ * ~500 ms for a CPU in a 2.6 s window, and each wake-up added ~0.3 ms to its timestamps. Pinned, it waited
+ * 8-18 ms. The runner's V8 helper threads (parallel scavenge, concurrent marking) are left unpinned, as they
+ * are when `cancelbench run` runs. The CI scenario runs after `restore`, unpinned, as a user's run would.
+ */
+function pinApart(providerPid: number): { note: string; restore: () => void } {
+  const none = (why: string) => ({ note: `not pinned (${why})`, restore: () => {} })
+  const mine = cpuAffinity(process.pid)
+  if (mine === undefined) return none('taskset not available')
+  const cpus = expandCpuList(mine)
+  if (cpus.length < 2) return none(`only CPU ${mine} available`)
+  const [runnerCpu, providerCpu] = [cpus[0]!, cpus[1]!]
+  if (!setCpuAffinity(providerPid, String(providerCpu), true)) return none('taskset failed for the provider child')
+  if (!setCpuAffinity(process.pid, String(runnerCpu))) return none('taskset failed for the runner')
+  return {
+    note: `runner JS thread pinned to CPU ${runnerCpu}, provider child (all its threads) to CPU ${providerCpu} (taskset); the runner's V8 helper threads unpinned`,
+    restore: () => void setCpuAffinity(process.pid, mine),
+  }
+}
+
+/** "0-2,5" -> [0, 1, 2, 5]. */
+function expandCpuList(list: string): number[] {
+  return list.split(',').flatMap((part) => {
+    const [from, to = from] = part.split('-').map(Number)
+    return Array.from({ length: to! - from! + 1 }, (_, i) => from! + i)
+  })
 }
 
 function logLevel(r: LevelResult): void {

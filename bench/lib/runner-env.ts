@@ -1,4 +1,5 @@
 /** The machine the runner benchmark ran on, and the open-file limit it needs. */
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { machineInfo, type MachineInfo } from './machine.ts'
 
@@ -55,5 +56,31 @@ export function cpuPressure60(): number {
     return match ? Number(match[1]) : Number.NaN
   } catch {
     return Number.NaN
+  }
+}
+
+/**
+ * The CPUs a thread may run on, as taskset prints them ("0-1", "0,2"), or undefined where taskset (Linux,
+ * util-linux) is missing. A process id names its main thread.
+ */
+export function cpuAffinity(tid: number): string | undefined {
+  try {
+    const out = execFileSync('taskset', ['-p', '-c', String(tid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    return /affinity list:\s*(\S+)/.exec(out)?.[1]
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Restricts a thread (`allThreads`: every thread the process has now, and so those they start later) to
+ * `cpus`. Returns false where it cannot (no taskset, not allowed).
+ */
+export function setCpuAffinity(tid: number, cpus: string, allThreads = false): boolean {
+  try {
+    execFileSync('taskset', [...(allThreads ? ['-a'] : []), '-p', '-c', cpus, String(tid)], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
   }
 }

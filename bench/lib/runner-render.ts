@@ -36,6 +36,8 @@ export interface RunnerResults {
     levels: LevelVerdict[]
     /** Trials run at each level (the baseline runs once). */
     trialsPerLevel: number
+    /** Which CPUs the runner and the provider child were held to, or why they were not. */
+    pinning: string
     /** Largest level that met the bound, every smaller level having met it too; 0 if none did. */
     capacity: number
     stoppedEarly: string | null
@@ -136,7 +138,7 @@ function renderCapacity(c: NonNullable<RunnerResults['capacity']>): string[] {
   out.push(
     `The runner (\`plan()\` + \`execute()\` from src/runner, SSE transport: a socket per stream reading into one shared buffer, responses parsed by http-parser-js, events by eventsource-parser; its own clock-offset estimate) runs in the bench ` +
       `process, one Node thread = one core; the mock provider runs in a child process and is the runner's target (its Anthropic ` +
-      `\`/v1/messages\`, \`content_block_delta\` = one token). Each stream: ${b.tokensPerSecond} tokens/s, 1 token per event, ` +
+      `\`/v1/messages\`, \`content_block_delta\` = one token). CPUs: ${c.pinning}. Each stream: ${b.tokensPerSecond} tokens/s, 1 token per event, ` +
       `time to first token ${b.ttftMs} ms, ${first.outputTokens}+ tokens (~${Math.round((first.ttftMs + ((first.outputTokens - 1) * 1000) / first.tokensPerSecond) / 100) / 10} s); ` +
       `the N streams start evenly over max(1 s, N/2 ms) and run together; no aborts. Figures are taken in the **steady window** ` +
       `(every stream open and streaming: from the last start + TTFT to the first end, 150 ms margins).`,
