@@ -493,17 +493,6 @@ describe('bad input in-process (ProviderCore.handle, no sockets)', () => {
     return new Request('http://mock.test/v1/messages', { method: 'POST', headers, body, duplex: 'half' } as RequestInit)
   }
 
-  async function answerOf(response: Response): Promise<Answer> {
-    const text = await response.text()
-    let body: unknown
-    try {
-      body = JSON.parse(text)
-    } catch {
-      body = undefined
-    }
-    return { status: response.status, headers: response.headers, body, text }
-  }
-
   it('a streamed body that never ends is cut off at the limit: 413 without reading it all', async () => {
     let pulled = 0
     const endless = new ReadableStream<Uint8Array>({
@@ -512,7 +501,7 @@ describe('bad input in-process (ProviderCore.handle, no sockets)', () => {
         controller.enqueue(new Uint8Array(256).fill(0x20))
       },
     })
-    const answer = await answerOf(await core.handle(request(endless), 'anthropic'))
+    const answer = await readAnswer(await core.handle(request(endless), 'anthropic'))
     expectAnthropicError(answer, 413, 'request_too_large')
     // It stopped reading soon after the limit (the stream may have pulled a little ahead).
     expect(pulled).toBeLessThan(MAX_BODY * 4)
@@ -526,24 +515,24 @@ describe('bad input in-process (ProviderCore.handle, no sockets)', () => {
         controller.error(new Error('socket hang up'))
       },
     })
-    const answer = await answerOf(await core.handle(request(broken), 'anthropic'))
+    const answer = await readAnswer(await core.handle(request(broken), 'anthropic'))
     expect(expectAnthropicError(answer, 400, 'invalid_request_error')).toMatch(/ended early/)
     expect(core.ledger.size).toBe(before)
     expect(core.active.size).toBe(0)
   })
 
   it('malformed JSON / wrong types / missing messages in-process get the same answers as over HTTP', async () => {
-    expect(expectAnthropicError(await answerOf(await core.handle(request('{oops'), 'anthropic')), 400, 'invalid_request_error')).toMatch(/JSON/)
+    expect(expectAnthropicError(await readAnswer(await core.handle(request('{oops'), 'anthropic')), 400, 'invalid_request_error')).toMatch(/JSON/)
     const wrongType = JSON.stringify({ model: 'm', max_tokens: '10', messages: [{ role: 'user', content: 'hi' }] })
-    expect(expectAnthropicError(await answerOf(await core.handle(request(wrongType), 'anthropic')), 400, 'invalid_request_error')).toContain('max_tokens')
+    expect(expectAnthropicError(await readAnswer(await core.handle(request(wrongType), 'anthropic')), 400, 'invalid_request_error')).toContain('max_tokens')
     const noMessages = JSON.stringify({ model: 'm', max_tokens: 10 })
-    expect(expectAnthropicError(await answerOf(await core.handle(request(noMessages), 'anthropic')), 400, 'invalid_request_error')).toContain('messages')
+    expect(expectAnthropicError(await readAnswer(await core.handle(request(noMessages), 'anthropic')), 400, 'invalid_request_error')).toContain('messages')
     const chat = new Request('http://mock.test/v1/chat/completions', {
       method: 'POST',
       headers: OPENAI_HEADERS,
       body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: -1 }),
     })
-    expect(expectOpenAIError(await answerOf(await core.handle(chat, 'openai-chat')), 400, 'invalid_request_error', null)).toContain('max_completion_tokens')
+    expect(expectOpenAIError(await readAnswer(await core.handle(chat, 'openai-chat')), 400, 'invalid_request_error', null)).toContain('max_completion_tokens')
   })
 
   it('an oversized chunked body in-process is 413; a good request afterwards is served', async () => {
@@ -555,7 +544,7 @@ describe('bad input in-process (ProviderCore.handle, no sockets)', () => {
         controller.close()
       },
     })
-    expectAnthropicError(await answerOf(await core.handle(request(body), 'anthropic')), 413, 'request_too_large')
+    expectAnthropicError(await readAnswer(await core.handle(request(body), 'anthropic')), 413, 'request_too_large')
     const good = await core.handle(request(JSON.stringify(ROUTES.anthropic.good())), 'anthropic')
     expect(good.status).toBe(200)
     expect(((await good.json()) as { type: string }).type).toBe('message')
@@ -563,6 +552,6 @@ describe('bad input in-process (ProviderCore.handle, no sockets)', () => {
 
   it('no key in-process is 401', async () => {
     const { 'x-api-key': _k, ...noKey } = ANTHROPIC_HEADERS
-    expectAnthropicError(await answerOf(await core.handle(request(JSON.stringify(ROUTES.anthropic.good()), noKey), 'anthropic')), 401, 'authentication_error')
+    expectAnthropicError(await readAnswer(await core.handle(request(JSON.stringify(ROUTES.anthropic.good()), noKey), 'anthropic')), 401, 'authentication_error')
   })
 })
