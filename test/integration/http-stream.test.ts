@@ -197,6 +197,12 @@ describe('runner HTTP client: failures are stream errors with a reason', () => {
     expect(await recorder.done).toMatchObject({ end: 'error', httpStatus: 503, error: 'HTTP 503: upstream is down!', tokenTimesMs: [] })
   })
 
+  it('a 3xx is a stream error ("HTTP 302"): this client does not follow redirects', async () => {
+    const { url } = await serve((socket) => socket.end('HTTP/1.1 302 Found\r\nlocation: /elsewhere\r\ncontent-length: 0\r\n\r\n'))
+    const { recorder } = stream(url)
+    expect(await recorder.done).toMatchObject({ end: 'error', httpStatus: 302, error: 'HTTP 302' })
+  })
+
   it('the target closes in the middle of a chunked body', async () => {
     const { url } = await serve((socket) => socket.end(CHUNKED_HEAD + chunk('event: token\ndata: 1\n\n')))
     const { recorder } = stream(url)
