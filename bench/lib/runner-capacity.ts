@@ -299,17 +299,13 @@ export async function runLevel(ctx: LevelContext, config: LevelConfig, label: st
   let waitSteady = Number.NaN
   let providerStats: Promise<ChildStats> | undefined
   // GC pauses, kept only inside the steady window: a pause is a stall of the whole loop, stamps included.
-  const gcSteady = { count: 0, totalMs: 0, maxMs: 0 }
   const gcPauses: { start: number; end: number }[] = []
   // Entries arrive asynchronously, so they are picked by their start time, not by when they are delivered.
   let t0 = Number.NaN
   const gcObserver = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       if (!(entry.startTime >= t0 + from && entry.startTime <= t0 + to)) continue
-      gcSteady.count++
       gcPauses.push({ start: entry.startTime, end: entry.startTime + entry.duration })
-      gcSteady.totalMs += entry.duration
-      gcSteady.maxMs = Math.max(gcSteady.maxMs, entry.duration)
     }
   })
   gcObserver.observe({ entryTypes: ['gc'] })
@@ -374,6 +370,8 @@ export async function runLevel(ctx: LevelContext, config: LevelConfig, label: st
   }
   const overBound = { count: 0, nearGc: 0 }
   gcPauses.sort((a, b) => a.start - b.start)
+  const pauseMs = gcPauses.map((p) => p.end - p.start)
+  const gcSteady = { count: pauseMs.length, totalMs: pauseMs.reduce((a, b) => a + b, 0), maxMs: Math.max(0, ...pauseMs) }
   const planById = new Map(runPlan.streams.map((s) => [s.id, s]))
   for (const sample of samples) {
     const stream = planById.get(sample.id)!
